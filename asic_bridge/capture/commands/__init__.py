@@ -1,0 +1,1 @@
+"""``hashrc`` sub-commands for capture files."""

@@ -1,0 +1,35 @@
+"""``hashrc captures show FILE``: what a capture holds."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "Inspect capture files: `hashrc captures show FILE` prints metadata and share counts by outcome."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["show"])
+    parser.add_argument("capture", help="capture file (.sqlite)")
+
+
+def summarise(path: str) -> str:
+    """Metadata (inputs left out), event counts per table and shares by outcome."""
+    from collections import Counter
+
+    from asic_bridge.capture import CaptureReader
+
+    with CaptureReader(path) as reader:
+        meta = {k: v for k, v in reader.metadata().items() if k != "input_u"}
+        counts = {t: reader.count(t) for t in ("shares", "telemetry", "controls", "jobs")}
+        outcomes = Counter(row[reader.columns("shares").index("outcome")] for row in reader.rows("shares"))
+        ok = reader.integrity_ok()
+    lines = [f"capture {path} (integrity {'ok' if ok else 'FAILED'})"]
+    lines += [f"  {k}: {v}" for k, v in sorted(meta.items())]
+    lines += ["events:"] + [f"  {t}: {n}" for t, n in counts.items()]
+    lines += ["shares by outcome:"] + [f"  {o}: {n}" for o, n in sorted(outcomes.items())]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    print(summarise(args.capture))
+    return 0

@@ -1,0 +1,140 @@
+"""``hashrc pool``: run the Stratum pool server (or proxy) and record into a capture."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+
+HELP = "Run a Stratum V1 pool (or a proxy to an upstream pool) that records every share."
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _upstream(text: str) -> tuple[str, int]:
+    for scheme in ("stratum+tcp://", "tcp://"):
+        if text.startswith(scheme):
+            text = text[len(scheme) :]
+    return _host_port(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--listen",
+        type=_host_port,
+        default=("127.0.0.1", 3333),
+        metavar="HOST:PORT",
+        help="where miners connect (default 127.0.0.1:3333)",
+    )
+    parser.add_argument("--difficulty", type=float, default=1.0, help="share difficulty")
+    parser.add_argument("--capture", default=None, metavar="FILE", help="capture file to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing capture")
+    parser.add_argument("--policy", choices=["normal", "one-in-flight"], default="normal")
+    parser.add_argument(
+        "--job-interval",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds between jobs in the normal policy (0: on demand only)",
+    )
+    parser.add_argument("--template", default=None, metavar="JSON", help="replay this job template")
+    parser.add_argument("--error-style", choices=["public-pool", "ckpool"], default="public-pool")
+    parser.add_argument("--extranonce2-size", type=int, default=4, metavar="BYTES")
+    parser.add_argument(
+        "--upstream", type=_upstream, default=None, metavar="stratum+tcp://HOST:PORT"
+    )
+    parser.add_argument("--user", default=None, help="user for the upstream pool")
+    parser.add_argument("--password", default="x", help="password for the upstream pool")
+    parser.add_argument("--duration", type=float, default=None, metavar="S", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    import datetime
+    import signal
+    import threading
+
+    from asic_bridge import __version__
+    from asic_bridge.capture import CaptureWriter
+    from asic_bridge.stratum.jobs import SyntheticJobSource, TemplateJobSource
+    from asic_bridge.stratum.pool import JobPolicy, Pool, PoolConfig
+    from asic_bridge.stratum.proxy import ProxyThread
+    from asic_bridge.stratum.rejects import ErrorStyle
+    from asic_bridge.stratum.server import ServerThread, ServiceThread
+
+    if args.upstream is not None and not args.user:
+        raise ValueError("--upstream needs --user")
+    host, port = args.listen
+    config = PoolConfig(
+        difficulty=args.difficulty,
+        min_difficulty=min(1e-6, args.difficulty),
+        extranonce2_size=args.extranonce2_size,
+        policy=JobPolicy(args.policy),
+        job_interval_s=args.job_interval or None,
+        error_style=ErrorStyle(args.error_style),
+    )
+    capture = None
+    if args.capture:
+        capture = CaptureWriter(
+            args.capture,
+            overwrite=args.overwrite,
+            metadata={
+                "device_model": "unknown",
+                "device_serial": None,
+                "firmware": None,
+                "seed": None,
+                "task": "stratum-pool" if args.upstream is None else "stratum-proxy",
+                "encoder": None,
+                "hashrc_version": __version__,
+                "start_time": datetime.datetime.now(datetime.UTC).isoformat(),
+                "clock": "wall",
+                "difficulty": args.difficulty,
+                "policy": args.policy,
+                "upstream": None
+                if args.upstream is None
+                else f"{args.upstream[0]}:{args.upstream[1]}",
+            },
+        )
+    sink = capture.write if capture is not None else None
+    service: ServiceThread
+    if args.upstream is not None:
+        service = ProxyThread(
+            upstream=args.upstream,
+            user=args.user,
+            password=args.password,
+            config=config,
+            sink=sink,
+            host=host,
+            port=port,
+        )
+    else:
+        source = (
+            TemplateJobSource.from_file(args.template)
+            if args.template
+            else SyntheticJobSource(
+                extranonce_size=config.extranonce1_size + config.extranonce2_size
+            )
+        )
+        service = ServerThread(Pool(config, job_source=source, sink=sink), host=host, port=port)
+    stop = threading.Event()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
+    try:
+        with service:
+            address = service.address
+            print(
+                f"hashrc pool: listening on {address[0]}:{address[1]} difficulty {args.difficulty}",
+                flush=True,
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                stop.wait(args.duration)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+        if capture is not None:
+            capture.close()
+            print(f"hashrc pool: {capture.committed} events in {args.capture}", flush=True)
+    return 0

@@ -1,0 +1,182 @@
+"""The pool's shared state, without I/O: configuration, sessions, extranonce1
+allocation, the current job and the job policy, the event sink.
+
+A transport (see :mod:`asic_bridge.stratum.server`) opens one session per connection with
+:meth:`Pool.open_session`, feeds it lines, and closes it with :meth:`Pool.close_session`.
+Experiment code changes difficulty with :meth:`Pool.set_difficulty` and pushes jobs with
+:meth:`Pool.new_job` (from the event-loop thread; the server wraps both thread-safely).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from asic_bridge.events import Event
+from asic_bridge.stratum.jobs import Job, JobSource
+from asic_bridge.stratum.messages import encode_notification
+from asic_bridge.stratum.methods import Submit
+from asic_bridge.stratum.rejects import ErrorStyle
+from asic_bridge.stratum.session import ServerSession
+from asic_bridge.stratum.shares import ShareCheck
+from asic_bridge.stratum.vardiff import VarDiffConfig
+
+EventSink = Callable[[Event], None]
+"""Receives every event (e.g. ``CaptureWriter.write``); must not block."""
+
+ShareHook = Callable[[ServerSession, Submit, ShareCheck, Job], None]
+"""Called after each checked share of a known job (proxy mode forwards from here)."""
+
+
+class JobPolicy(StrEnum):
+    """NORMAL: new jobs on a timer or on demand, shared by all sessions. ONE_IN_FLIGHT:
+    each session gets a fresh job after each of its submits (and only then)."""
+
+    NORMAL = "normal"
+    ONE_IN_FLIGHT = "one-in-flight"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """Pool settings. Times in seconds; sizes in bytes. ``users`` None means open
+    authorization; ``job_interval_s`` None means jobs only on demand."""
+
+    difficulty: float = 1.0
+    min_difficulty: float = 1e-6
+    extranonce1_size: int = 4
+    extranonce2_size: int = 4
+    extranonce1_prefix: bytes = b""
+    version_mask: int = 0x1FFFE000
+    users: dict[str, str] | None = None
+    policy: JobPolicy = JobPolicy.NORMAL
+    job_interval_s: float | None = 30.0
+    job_history: int = 8
+    error_style: ErrorStyle = ErrorStyle.PUBLIC_POOL
+    honor_suggested_difficulty: bool = False
+    vardiff: VarDiffConfig | None = None
+    max_bad_lines: int = 16
+    handshake_timeout_s: float = 30.0
+    idle_timeout_s: float | None = 900.0
+    max_write_buffer_bytes: int = 1 << 20
+
+    def __post_init__(self) -> None:
+        if not self.difficulty >= self.min_difficulty > 0:
+            raise ValueError(
+                f"difficulty {self.difficulty} must be >= min_difficulty {self.min_difficulty} > 0"
+            )
+        free = self.extranonce1_size - len(self.extranonce1_prefix)
+        if not 1 <= free <= 8:
+            raise ValueError("extranonce1_size minus the prefix length must be 1..8 bytes")
+        if not 1 <= self.extranonce2_size <= 16:
+            raise ValueError(f"extranonce2_size must be 1..16 bytes, got {self.extranonce2_size}")
+        if self.job_history < 1:
+            raise ValueError("job_history must be >= 1")
+
+
+class Pool:
+    """Sessions and jobs of one pool (see the module docstring). ``seed`` makes the
+    extranonce1 sequence reproducible."""
+
+    def __init__(
+        self,
+        config: PoolConfig,
+        *,
+        job_source: JobSource,
+        sink: EventSink | None = None,
+        on_share: ShareHook | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.config = config
+        self.job_source = job_source
+        self.sink = sink
+        self.on_share = on_share
+        self.sessions: dict[int, ServerSession] = {}
+        self.current_job: Job | None = None
+        self.default_difficulty = config.difficulty
+        self._ids = itertools.count(1)
+        self._job_ids = itertools.count(1)
+        self._by_en1: set[bytes] = set()
+        self._en1_free = config.extranonce1_size - len(config.extranonce1_prefix)
+        self._en1_next = random.Random(seed).randrange(1 << (8 * self._en1_free))
+
+    @property
+    def one_in_flight(self) -> bool:
+        return self.config.policy is JobPolicy.ONE_IN_FLIGHT
+
+    def emit(self, event: Event) -> None:
+        """Hand an event to the sink (if any)."""
+        if self.sink is not None:
+            self.sink(event)
+
+    def share_checked(
+        self, session: ServerSession, submit: Submit, check: ShareCheck, job: Job
+    ) -> None:
+        if self.on_share is not None:
+            self.on_share(session, submit, check, job)
+
+    # --- sessions -------------------------------------------------------------------------
+
+    def open_session(self, write: Callable[[bytes], None], *, peer: str = "") -> ServerSession:
+        """A new session with a unique extranonce1; ``write`` takes its outgoing bytes."""
+        space = 1 << (8 * self._en1_free)
+        if len(self._by_en1) >= space:
+            raise RuntimeError("extranonce1 space exhausted")
+        while True:
+            value = self._en1_next % space
+            self._en1_next = value + 1
+            en1 = self.config.extranonce1_prefix + value.to_bytes(self._en1_free, "big")
+            if en1 not in self._by_en1:
+                break
+        self._by_en1.add(en1)
+        session = ServerSession(self, next(self._ids), en1, write, peer=peer)
+        self.sessions[session.session_id] = session
+        return session
+
+    def close_session(self, session: ServerSession) -> None:
+        """Forget a session (idempotent)."""
+        if self.sessions.pop(session.session_id, None) is not None:
+            self._by_en1.discard(session.extranonce1)
+
+    # --- jobs and difficulty --------------------------------------------------------------
+
+    def make_job(self) -> Job:
+        """A new job from the job source with a fresh pool-unique id (not broadcast)."""
+        return self.job_source.make_job(f"{next(self._job_ids):x}")
+
+    def new_job(self, *, clean: bool = True) -> Job:
+        """Make a job and send it to every started session (NORMAL policy); in
+        ONE_IN_FLIGHT it only becomes the template for sessions that start later."""
+        job = self.make_job()
+        if job.clean != clean:
+            job = job.with_id(job.job_id, clean=clean)
+        self.publish(job)
+        return job
+
+    def publish(self, job: Job) -> None:
+        """Make ``job`` current and send it to every started session (not in
+        ONE_IN_FLIGHT, where each session runs on its own jobs)."""
+        self.current_job = job
+        if self.one_in_flight:
+            return
+        line = encode_notification("mining.notify", job.notify_params())
+        for session in list(self.sessions.values()):
+            session.send_job(job, line)
+
+    def set_difficulty(self, difficulty: float, session_id: int | None = None) -> None:
+        """Set one session's difficulty, or every session's and the default for new ones."""
+        if not difficulty >= self.config.min_difficulty:
+            raise ValueError(
+                f"difficulty {difficulty!r} below min_difficulty {self.config.min_difficulty}"
+            )
+        if session_id is not None:
+            session = self.sessions.get(session_id)
+            if session is None:
+                raise KeyError(f"no session {session_id}")
+            session.set_difficulty(difficulty)
+            return
+        self.default_difficulty = float(difficulty)
+        for session in list(self.sessions.values()):
+            session.set_difficulty(difficulty)

@@ -1,0 +1,456 @@
+"""asyncio Stratum pool server: a thin pump between sockets and the sans-IO pool.
+
+Each connection is read with ``recvmsg`` from the event loop's selector (so the kernel's
+receive timestamp of the bytes comes along, see :mod:`asic_bridge.stratum.rxtime`), cut
+into lines, and handed to its :class:`~asic_bridge.stratum.session.ServerSession`.
+Writes go straight to the socket; what the kernel does not take is buffered up to
+``max_write_buffer_bytes`` and a client that lets it overflow is disconnected, so a
+client that stops reading never blocks the others. Connections that never finish the
+handshake, or fall silent, are closed after the configured timeouts.
+
+Use :class:`StratumServer` inside an event loop, or :class:`ServerThread` from
+synchronous experiment code. Both are bound to ``127.0.0.1`` unless told otherwise, and
+their control methods (:meth:`StratumServer.set_difficulty`, :meth:`~StratumServer.new_job`,
+:meth:`~StratumServer.sessions`) are safe to call from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import errno
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, Self, TypeVar
+
+from asic_bridge.errors import ProtocolError
+from asic_bridge.stratum.messages import LineSplitter
+from asic_bridge.stratum.pool import Pool
+from asic_bridge.stratum.rxtime import enable_rx_timestamps, recv_plain, recv_timestamped
+from asic_bridge.stratum.session import ServerSession
+
+T = TypeVar("T")
+
+_READ_BYTES = 65536
+_ACCEPTS_PER_WAKE = 64
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A snapshot of one session for experiment code."""
+
+    session_id: int
+    device: str
+    peer: str
+    extranonce1: str
+    user: str | None
+    difficulty: float
+    started: bool
+    shares: int
+    accepted: int
+
+
+class _Connection:
+    """One accepted socket pumping bytes to and from its session."""
+
+    __slots__ = (
+        "_closed",
+        "_corked",
+        "_loop",
+        "_out",
+        "_reader",
+        "_server",
+        "_writing",
+        "fd",
+        "last_rx_s",
+        "opened_s",
+        "session",
+        "sock",
+        "splitter",
+    )
+
+    def __init__(
+        self, server: StratumServer, sock: socket.socket, peer: str, kernel_ts: bool
+    ) -> None:
+        self._server = server
+        self._loop = server.loop
+        self.sock = sock
+        self.fd = sock.fileno()
+        self._out = bytearray()
+        self._writing = False
+        self._corked = False
+        self._closed = False
+        self.splitter = LineSplitter()
+        self._reader = recv_timestamped if kernel_ts else recv_plain
+        self.opened_s = self.last_rx_s = time.monotonic()
+        self.session: ServerSession = server.pool.open_session(self.write, peer=peer)
+        self._loop.add_reader(self.fd, self._on_readable)
+
+    # reading -----------------------------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        try:
+            data, t_ns, source = self._reader(self.sock, _READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.close()
+            return
+        if not data:
+            self.close()
+            return
+        self.last_rx_s = time.monotonic()
+        session = self.session
+        try:
+            lines = self.splitter.feed(data)
+        except ProtocolError as exc:
+            session.protocol_error(exc)
+            self.close(flush=True)
+            return
+        self._corked = True
+        try:
+            monotonic_ns = time.monotonic_ns
+            for line in lines:
+                session.handle_line(
+                    line, t_ns=t_ns, t_source=source, t_parse_mono_ns=monotonic_ns()
+                )
+                if session.close_reason is not None:
+                    break
+        except Exception as exc:  # a bug must cost this connection only, never the server
+            self._server.log(f"session {session.session_id}: internal error: {exc!r}")
+            session.close_reason = f"internal error: {exc!r}"
+        finally:
+            self._corked = False
+        if session.close_reason is not None:
+            self.close(flush=True)
+        elif self._out:
+            self._flush()
+
+    # writing -----------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes for the peer; overflowing the bound closes this connection."""
+        if self._closed:
+            return
+        self._out += data
+        if len(self._out) > self._server.pool.config.max_write_buffer_bytes:
+            self.session.close_reason = "write buffer overflow: the client stopped reading"
+            self._out.clear()
+            if not self._corked:
+                self.close()
+            return
+        if not self._corked and not self._writing:
+            self._flush()
+
+    def _flush(self) -> None:
+        try:
+            sent = self.sock.send(self._out)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self.close()
+            return
+        del self._out[:sent]
+        if self._out and not self._writing:
+            self._writing = True
+            self._loop.add_writer(self.fd, self._on_writable)
+        elif not self._out and self._writing:
+            self._writing = False
+            self._loop.remove_writer(self.fd)
+
+    def _on_writable(self) -> None:
+        self._flush()
+
+    def close(self, *, flush: bool = False) -> None:
+        """Close the socket and forget the session (idempotent); ``flush`` tries once to
+        send what is buffered (e.g. the error explaining the close)."""
+        if self._closed:
+            return
+        if flush and self._out:
+            with contextlib.suppress(OSError):
+                self.sock.send(self._out)
+        self._closed = True
+        self._loop.remove_reader(self.fd)
+        if self._writing:
+            self._loop.remove_writer(self.fd)
+        self.sock.close()
+        self._server.forget(self)
+
+
+class StratumServer:
+    """The pool server. ``pool`` holds configuration, jobs and the event sink.
+
+    ``host``/``port``: where to listen (port 0 picks a free one; see :attr:`port`).
+    ``kernel_timestamps``: use SO_TIMESTAMPNS where available (else userspace time).
+    ``publish_first_job``: make a job at start (False when jobs come from elsewhere,
+    as in proxy mode). ``log``: a callable taking one-line messages.
+    """
+
+    def __init__(
+        self,
+        pool: Pool,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        kernel_timestamps: bool = True,
+        publish_first_job: bool = True,
+        backlog: int = 2048,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.host = host
+        self.port = port
+        self.kernel_timestamps = kernel_timestamps
+        self.publish_first_job = publish_first_job
+        self.backlog = backlog
+        self._log = log
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self._listener: socket.socket | None = None
+        self._connections: dict[int, _Connection] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop_thread: int | None = None
+        self.kernel_timestamps_active = False
+
+    def log(self, text: str) -> None:
+        if self._log is not None:
+            self._log(text)
+
+    # lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind, listen, start the job timer and the timeout sweeper."""
+        self.loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, self.port))
+            listener.listen(self.backlog)
+            listener.setblocking(False)
+        except OSError:
+            listener.close()
+            raise
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        if self.publish_first_job and self.pool.current_job is None:
+            self.pool.new_job()
+        self.loop.add_reader(listener.fileno(), self._on_accept)
+        self._tasks.append(asyncio.create_task(self._sweep()))
+        interval = self.pool.config.job_interval_s
+        if interval is not None and self.publish_first_job:
+            self._tasks.append(asyncio.create_task(self._job_timer(interval)))
+
+    async def close(self) -> None:
+        """Stop listening and close every connection (idempotent)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._listener is not None:
+            self.loop.remove_reader(self._listener.fileno())
+            self._listener.close()
+            self._listener = None
+        for conn in list(self._connections.values()):
+            conn.close(flush=True)
+
+    async def __aenter__(self) -> StratumServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    @property
+    def connection_count(self) -> int:
+        """Open connections (any thread)."""
+        return self.call(lambda: len(self._connections))
+
+    def forget(self, conn: _Connection) -> None:
+        self._connections.pop(conn.fd, None)
+        self.pool.close_session(conn.session)
+
+    def _on_accept(self) -> None:
+        assert self._listener is not None
+        for _ in range(_ACCEPTS_PER_WAKE):
+            try:
+                sock, addr = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self.log(f"accept: {exc}; retrying later")
+                    return
+                raise
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            kernel_ts = self.kernel_timestamps and enable_rx_timestamps(sock)
+            self.kernel_timestamps_active = self.kernel_timestamps_active or kernel_ts
+            peer = f"{addr[0]}:{addr[1]}"
+            try:
+                conn = _Connection(self, sock, peer, kernel_ts)
+            except RuntimeError as exc:  # e.g. extranonce1 space exhausted
+                self.log(f"refusing {peer}: {exc}")
+                sock.close()
+                continue
+            self._connections[conn.fd] = conn
+
+    async def _job_timer(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            self.pool.new_job()
+
+    async def _sweep(self) -> None:
+        cfg = self.pool.config
+        timeouts = [t for t in (cfg.handshake_timeout_s, cfg.idle_timeout_s) if t is not None]
+        period = min([1.0, *(t / 4 for t in timeouts)])
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for conn in list(self._connections.values()):
+                handshake_over = now - conn.opened_s > cfg.handshake_timeout_s
+                idle = cfg.idle_timeout_s is not None and now - conn.last_rx_s > cfg.idle_timeout_s
+                if (handshake_over and not conn.session.started) or idle:
+                    conn.close()
+
+    # thread-safe control ---------------------------------------------------------------
+
+    def call(self, fn: Callable[..., T], *args: Any, timeout_s: float = 10.0) -> T:
+        """Run ``fn(*args)`` on the server's loop and return its result (any thread)."""
+        if self.loop is None:
+            raise RuntimeError("server not started")
+        if threading.get_ident() == self._loop_thread:
+            return fn(*args)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(run)
+        return future.result(timeout_s)
+
+    def set_difficulty(self, difficulty: float, session_id: int | None = None) -> None:
+        """Set one session's difficulty (``session_id`` from :meth:`sessions`) or all
+        sessions' and the default for new ones. Sent to the miners at once."""
+        self.call(self.pool.set_difficulty, difficulty, session_id)
+
+    def new_job(self, *, clean: bool = True) -> str:
+        """Publish a new job now; returns its id."""
+        return self.call(lambda: self.pool.new_job(clean=clean).job_id)
+
+    def sessions(self) -> list[SessionInfo]:
+        """Snapshot of the connected sessions."""
+
+        def snap() -> list[SessionInfo]:
+            return [
+                SessionInfo(
+                    s.session_id,
+                    s.device,
+                    s.peer,
+                    s.extranonce1.hex(),
+                    s.user,
+                    s.difficulty,
+                    s.started,
+                    s.shares,
+                    s.accepted,
+                )
+                for s in self.pool.sessions.values()
+            ]
+
+        return self.call(snap)
+
+
+class _Service(Protocol):
+    @property
+    def address(self) -> tuple[str, int]: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class ServiceThread:
+    """Run an async service (``start()``/``close()`` coroutines) on its own event loop in
+    a background thread; used by :class:`ServerThread` and the proxy's thread."""
+
+    def __init__(self, service: _Service, *, name: str = "stratum") -> None:
+        self.service = service
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._started = concurrent.futures.Future[None]()
+        self._stop: asyncio.Event | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._main())
+        finally:
+            self._loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            await self.service.start()
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                await self.service.close()
+            self._started.set_exception(exc)
+            return
+        self._started.set_result(None)
+        try:
+            await self._stop.wait()
+        finally:
+            await self.service.close()
+
+    def start(self, timeout_s: float = 10.0) -> Self:
+        """Start the thread and wait until the service runs (re-raises its start error)."""
+        self._thread.start()
+        try:
+            self._started.result(timeout_s)
+        except BaseException:
+            self._thread.join(timeout_s)
+            raise
+        return self
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the service and join the thread (idempotent)."""
+        if self._thread.is_alive() and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the service listens (host, port)."""
+        return self.service.address
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ServerThread(ServiceThread):
+    """A :class:`StratumServer` in a background thread, for synchronous code:
+    ``with ServerThread(pool, port=3333) as srv: srv.server.set_difficulty(1e-4)``.
+    Keyword arguments go to :class:`StratumServer`.
+    """
+
+    def __init__(self, pool: Pool, **server_kwargs: Any) -> None:
+        self.server = StratumServer(pool, **server_kwargs)
+        super().__init__(self.server, name="stratum-server")

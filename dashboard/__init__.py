@@ -1,0 +1,1 @@
+"""dashboard: a Streamlit app over hashrc's reports and captures (public APIs and files only)."""

@@ -1,0 +1,250 @@
+"""The emulator's faces: servers that speak a device's own protocols on loopback.
+
+The management-API faces (:mod:`emulator.faces.http_api` for AxeOS,
+:mod:`emulator.faces.cgminer_api` for cgminer/bmminer TCP 4028,
+:mod:`emulator.faces.goldshell_api` for Goldshell HTTP) answer with the fields real
+firmware returns, read from a :class:`ModelSnapshotSource`. Firmware behaviour (settings
+stored until the restart that applies them, the reboot during which nothing answers)
+lives in the faces; physics lives behind the source.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Protocol, TypedDict, runtime_checkable
+
+
+class ChainSnapshot(TypedDict):
+    """One hash board (chain): GH/s, chips answering, degC, MHz, error counter."""
+
+    hashrate_ghs: float
+    chips: int
+    chip_temp_c: float
+    board_temp_c: float
+    frequency_mhz: float
+    hw_errors: int
+
+
+class Snapshot(TypedDict):
+    """What a device's firmware could report at one instant. Units in the names:
+    GH/s, W, mV, mA, degC, rpm, %, MHz, s; counters are plain counts."""
+
+    model: str  # "lv06", "s9", "lbbox"
+    hashrate_ghs: float  # short window
+    hashrate_avg_ghs: float  # since start
+    power_w: float
+    input_voltage_mv: float
+    input_current_ma: float
+    chip_temps_c: list[float]  # one per chip
+    vr_temp_c: float
+    fan_rpm: list[float]  # one per fan
+    fan_pct: float
+    frequency_mhz: float  # running clock
+    core_voltage_mv: float  # set point
+    core_voltage_actual_mv: float  # measured
+    shares_accepted: int
+    shares_rejected: int
+    hw_errors: int
+    best_diff: float
+    uptime_s: float
+    chains: list[ChainSnapshot]
+
+
+@runtime_checkable
+class ModelSnapshotSource(Protocol):
+    """What a face needs from a device model. Setters act on the modelled device at
+    once; the faces call them when the firmware would (a clock after a restart)."""
+
+    def snapshot(self) -> Snapshot:
+        """The device's state now."""
+        ...
+
+    def set_frequency_mhz(self, mhz: float) -> None:
+        """Run the chips at ``mhz`` MHz."""
+        ...
+
+    def set_core_voltage_mv(self, mv: float) -> None:
+        """Set the core (S9: chain) voltage to ``mv`` mV."""
+        ...
+
+    def set_fan_pct(self, pct: float) -> None:
+        """Drive the fans at ``pct`` % duty."""
+        ...
+
+    def restart(self) -> None:
+        """The firmware rebooted: uptime and session counters start again."""
+        ...
+
+
+@dataclass
+class StaticSnapshotSource:
+    """A deterministic stand-in for the physics model, for tests and demos.
+
+    Hashrate = MHz x small cores x chips / 1000 GH/s; power scales with f x V^2 from
+    ``power_w`` at ``frequency_mhz``/``core_voltage_mv``; temperatures and fan speeds are
+    fixed; uptime counts from construction or the last restart.
+    """
+
+    model: str = "lv06"
+    frequency_mhz: float = 485.0
+    core_voltage_mv: float = 1200.0
+    chains: int = 1
+    chips_per_chain: int = 1
+    small_cores_per_chip: int = 894
+    power_w: float = 13.0
+    chip_temp_c: float = 58.0
+    board_temp_c: float = 49.0
+    vr_temp_c: float = 52.0
+    fans: int = 1
+    fan_rpm_at_full: float = 6000.0
+    fan_pct: float = 75.0
+    input_voltage_mv: float = 5000.0
+    shares_accepted: int = 42
+    shares_rejected: int = 1
+    hw_errors: int = 3
+    best_diff: float = 618e6
+    restarts: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _start: float = field(default_factory=time.monotonic, repr=False)
+    _power_ref: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0), repr=False)
+
+    def __post_init__(self) -> None:
+        self._power_ref = (self.power_w, self.frequency_mhz, self.core_voltage_mv)
+
+    @classmethod
+    def for_model(cls, model: str) -> StaticSnapshotSource:
+        """Defaults of ``lv06``, ``s9`` or ``lbbox`` (from :mod:`asic_bridge.models`)."""
+        from asic_bridge.models import spec_for
+
+        spec = spec_for(model)
+        common = dict(
+            model=spec.model,
+            frequency_mhz=spec.default_frequency_mhz,
+            core_voltage_mv=spec.default_core_mv,
+            chains=spec.chains,
+            chips_per_chain=spec.chips_per_chain,
+            small_cores_per_chip=spec.small_cores_per_chip,
+            power_w=spec.nominal_power_w,
+        )
+        if spec.model == "s9":
+            return cls(**common, chip_temp_c=72.0, board_temp_c=61.0, vr_temp_c=0.0, fans=2,
+                       input_voltage_mv=12_000.0, best_diff=4.29e9)
+        if spec.model == "lbbox":
+            return cls(**common, chip_temp_c=83.0, board_temp_c=73.8, vr_temp_c=0.0, fans=2,
+                       input_voltage_mv=12_000.0, best_diff=0.0)
+        return cls(**common)
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            chips = self.chains * self.chips_per_chain
+            rate = self.frequency_mhz * self.small_cores_per_chip * chips / 1000.0
+            p0, f0, v0 = self._power_ref
+            power = p0 * (self.frequency_mhz / f0) * (self.core_voltage_mv / v0) ** 2
+            per_chain = rate / self.chains
+            return Snapshot(
+                model=self.model,
+                hashrate_ghs=rate,
+                hashrate_avg_ghs=rate,
+                power_w=power,
+                input_voltage_mv=self.input_voltage_mv,
+                input_current_ma=power / self.input_voltage_mv * 1e6,
+                chip_temps_c=[self.chip_temp_c] * chips,
+                vr_temp_c=self.vr_temp_c,
+                fan_rpm=[self.fan_rpm_at_full * self.fan_pct / 100.0] * self.fans,
+                fan_pct=self.fan_pct,
+                frequency_mhz=self.frequency_mhz,
+                core_voltage_mv=self.core_voltage_mv,
+                core_voltage_actual_mv=self.core_voltage_mv - 12.0,
+                shares_accepted=self.shares_accepted,
+                shares_rejected=self.shares_rejected,
+                hw_errors=self.hw_errors,
+                best_diff=self.best_diff,
+                uptime_s=time.monotonic() - self._start,
+                chains=[
+                    ChainSnapshot(
+                        hashrate_ghs=per_chain,
+                        chips=self.chips_per_chain,
+                        chip_temp_c=self.chip_temp_c,
+                        board_temp_c=self.board_temp_c,
+                        frequency_mhz=self.frequency_mhz,
+                        hw_errors=self.hw_errors // self.chains,
+                    )
+                    for _ in range(self.chains)
+                ],
+            )
+
+    def set_frequency_mhz(self, mhz: float) -> None:
+        with self._lock:
+            self.frequency_mhz = float(mhz)
+
+    def set_core_voltage_mv(self, mv: float) -> None:
+        with self._lock:
+            self.core_voltage_mv = float(mv)
+
+    def set_fan_pct(self, pct: float) -> None:
+        with self._lock:
+            self.fan_pct = float(pct)
+
+    def restart(self) -> None:
+        with self._lock:
+            self._start = time.monotonic()
+            self.restarts += 1
+
+
+@dataclass
+class FaultConfig:
+    """Faults a face injects, changeable while it runs: ``delay_s`` (s) before every
+    reply (longer than the client's timeout = a timeout), ``malformed`` (reply with
+    truncated JSON), ``drop`` (close the connection without a reply)."""
+
+    delay_s: float = 0.0
+    malformed: bool = False
+    drop: bool = False
+
+
+class FirmwareState:
+    """Settings stored by the firmware until a restart applies them, and the reboot
+    window during which the device answers nothing. Thread-safe."""
+
+    def __init__(self, source: ModelSnapshotSource, *, restart_s: float) -> None:
+        if restart_s < 0:
+            raise ValueError(f"restart_s must be >= 0, got {restart_s}")
+        self.source = source
+        self.restart_s = restart_s
+        self._lock = threading.Lock()
+        self._pending: dict[str, float] = {}
+        self._down_until = 0.0
+        self.restarts = 0
+
+    def store(self, key: str, value: float) -> None:
+        """Store ``frequency_mhz`` or ``core_voltage_mv`` for the next restart."""
+        if key not in ("frequency_mhz", "core_voltage_mv"):
+            raise ValueError(f"not a stored setting: {key}")
+        with self._lock:
+            self._pending[key] = float(value)
+
+    def stored(self, key: str, default: float) -> float:
+        """The stored value of a setting (what the firmware will boot with)."""
+        with self._lock:
+            return self._pending.get(key, default)
+
+    def restart(self) -> None:
+        """Begin a reboot: apply stored settings to the model, be down for restart_s."""
+        with self._lock:
+            pending = dict(self._pending)
+            self._pending.clear()
+            self._down_until = time.monotonic() + self.restart_s
+            self.restarts += 1
+        if "frequency_mhz" in pending:
+            self.source.set_frequency_mhz(pending["frequency_mhz"])
+        if "core_voltage_mv" in pending:
+            self.source.set_core_voltage_mv(pending["core_voltage_mv"])
+        self.source.restart()
+
+    @property
+    def rebooting(self) -> bool:
+        """True while the device is down for its restart."""
+        with self._lock:
+            return time.monotonic() < self._down_until

@@ -1,0 +1,131 @@
+"""One device's physics, stepped in simulated time.
+
+State per chip: die and heatsink temperature (degC), clock (MHz), core voltage (mV);
+per device: the fan. Each step computes power from clock, voltage and temperature,
+advances the thermal network, runs the fan controller, and yields each chip's raw and
+effective hashrate (H/s) and its probability of a wrong result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emulator.physics.power import dynamic_power_w, leakage_power_w
+from emulator.physics.thermal import (
+    FanController,
+    local_air_c,
+    sink_air_conductance_w_per_k,
+    step_thermal,
+)
+from emulator.physics.timing import error_probability, fmax_mhz
+from emulator.physics.variation import ChipVariation
+from emulator.profiles import PhysicsProfile
+
+
+@dataclass(slots=True)
+class PhysicsState:
+    """What one step of the model produced (arrays per chip unless noted)."""
+
+    hashrate_hs: np.ndarray  # hashes per second the cores attempt
+    error_probability: np.ndarray  # probability that a result is wrong
+    chip_power_w: np.ndarray
+    wall_power_w: float  # whole device at the wall
+    fan_pct: float
+    tripped: bool = False  # overheat protection has cut the chips
+
+
+class DevicePhysics:
+    """The physics of one device, given its profile and its chips' variation."""
+
+    def __init__(self, profile: PhysicsProfile, variation: ChipVariation) -> None:
+        spec = profile.spec
+        self.profile = profile
+        self.n_chips = spec.chip_count
+        self.chip_v_ref_mv = spec.default_core_mv / profile.chip_voltage_divisor
+        f_ref_hz = spec.default_frequency_mhz * 1e6
+        c_eff_ref = profile.dynamic_power_ref_w / ((self.chip_v_ref_mv * 1e-3) ** 2 * f_ref_hz)
+        self.c_eff_f = c_eff_ref * variation.c_eff
+        self.leak_ref_w = profile.leakage_power_ref_w * variation.leakage
+        self.fmax_ref_mhz = profile.fmax_ref_mhz * variation.fmax
+        self.r_die_sink = profile.r_die_sink_k_per_w * variation.thermal_resistance
+        self.g_natural = profile.g_sink_air_natural_w_per_k / variation.thermal_resistance
+        self.g_forced = profile.g_sink_air_forced_w_per_k / variation.thermal_resistance
+        self.cores_per_chip = spec.small_cores_per_chip
+        self.freq_mhz = np.full(self.n_chips, spec.default_frequency_mhz)
+        self.core_mv = np.full(self.n_chips, self.chip_v_ref_mv)
+        self.die_c = np.full(self.n_chips, profile.ambient_c)
+        self.sink_c = np.full(self.n_chips, profile.ambient_c)
+        self.fan = FanController(
+            target_c=profile.fan_target_c,
+            min_pct=profile.fan_min_pct,
+            kp_pct_per_k=profile.fan_kp_pct_per_k,
+            ki_pct_per_k_s=profile.fan_ki_pct_per_k_s,
+            tau_s=profile.fan_tau_s,
+        )
+        self._chip_power = np.zeros(self.n_chips)
+        self.tripped = False
+
+    # --- knobs -------------------------------------------------------------------------
+    def set_frequency_mhz(self, mhz: float, chip: int | None = None) -> None:
+        """Set the clock of one chip or all chips (MHz, already on the PLL grid)."""
+        if chip is None:
+            self.freq_mhz[:] = mhz
+        else:
+            self.freq_mhz[chip] = mhz
+
+    def set_core_voltage_mv(self, knob_mv: float) -> None:
+        """Set the supply in the knob's mV (per chip for one-chip boards, chain for the S9)."""
+        self.core_mv[:] = knob_mv / self.profile.chip_voltage_divisor
+
+    def set_fan_pct(self, pct: float | None) -> None:
+        """Fix the fan at ``pct`` percent, or ``None`` to return to automatic control."""
+        self.fan.manual_pct = pct
+
+    # --- dynamics ----------------------------------------------------------------------
+    def step(self, dt_s: float) -> PhysicsState:
+        """Advance the model by ``dt_s`` seconds."""
+        p = self.profile
+        fmax = fmax_mhz(
+            self.fmax_ref_mhz, self.core_mv, self.chip_v_ref_mv, p.v_threshold_mv, p.alpha,
+            self.die_c, p.t_ref_c, p.fmax_temp_coeff_per_k,
+        )
+        p_err = error_probability(self.freq_mhz, fmax, p.error_width_frac)
+        hottest = float(np.max(self.die_c))
+        if hottest > p.overheat_c:
+            self.tripped = True
+        elif self.tripped and hottest < p.overheat_recover_c:
+            self.tripped = False
+        running_mhz = self.freq_mhz * 0.0 if self.tripped else self.freq_mhz
+        chip_power = dynamic_power_w(self.c_eff_f, self.core_mv, running_mhz) + leakage_power_w(
+            self.leak_ref_w, self.core_mv, self.chip_v_ref_mv, self.die_c, p.t_ref_c,
+            p.leakage_doubling_k,
+        )
+        fan_pct = self.fan.step(hottest, dt_s)
+        fan_fraction = fan_pct / 100.0
+        air_c = local_air_c(
+            p.ambient_c, chip_power, p.spec.chips_per_chain,
+            p.air_flow_w_per_k_full_fan * max(fan_fraction, 0.05),
+        )
+        g_sink_air = sink_air_conductance_w_per_k(self.g_natural, self.g_forced, fan_fraction)
+        self.die_c, self.sink_c = step_thermal(
+            self.die_c, self.sink_c, chip_power, air_c, self.r_die_sink, p.c_die_j_per_k,
+            g_sink_air, p.c_sink_j_per_k, dt_s,
+        )
+        self._chip_power = chip_power
+        wall = float(np.sum(chip_power)) / p.regulator_efficiency + p.board_power_w
+        return PhysicsState(
+            hashrate_hs=running_mhz * 1e6 * self.cores_per_chip,
+            error_probability=p_err,
+            chip_power_w=chip_power,
+            wall_power_w=wall,
+            fan_pct=fan_pct,
+            tripped=self.tripped,
+        )
+
+    def warm_up(self, seconds: float = 900.0, dt_s: float = 1.0) -> None:
+        """Run at the current settings without producing events (a device that has been
+        mining for a while before the experiment starts; default 15 min)."""
+        for _ in range(int(seconds / dt_s)):
+            self.step(dt_s)

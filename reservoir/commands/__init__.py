@@ -1,0 +1,1 @@
+"""``hashrc`` sub-commands of the reservoir package."""
