@@ -15,6 +15,9 @@ COMMANDS: dict[str, str] = {
     "dashboard": "dashboard.commands",
     "export": "asic_bridge.capture.commands.export",
     "captures": "asic_bridge.capture.commands.captures",
+    "capture": "asic_bridge.capture.commands.capture",
+    "emulate": "emulator.commands",
+    "pool": "asic_bridge.stratum.commands",
 }
 
 

@@ -116,6 +116,10 @@ class Device(ABC):
 # scheme -> "module:function" taking the URL and returning a Device; imported lazily.
 BACKENDS: dict[str, str] = {
     "emu": "emulator.device:open_url",
+    "axeos": "asic_bridge.api.backends:open_axeos",
+    "cgminer": "asic_bridge.api.backends:open_cgminer",
+    "goldshell": "asic_bridge.api.backends:open_goldshell",
+    "serial": "asic_bridge.serial.driver:open_url",
 }
 
 

@@ -78,7 +78,7 @@ def _throughput_generator(address: tuple[str, int], n: int, duration_s: float, w
     conns = _connect_all(address, n)
     sel = selectors.DefaultSelector()
     # prepare every share before the timed phase
-    per_conn = int(40_000 * duration_s / n) + 4 * window
+    per_conn = int(150_000 * duration_s / n) + 4 * window
     for c in conns:
         c["lines"] = [_submit_line(c, i + 10, i) for i in range(per_conn)]
         c["next"] = 0
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         connected = srv.server.connection_count
         cpu0 = time.process_time()
         wall0 = time.perf_counter()
-        kind, result = out.get(timeout=600)
+        _, result = out.get(timeout=600)
         cpu = time.process_time() - cpu0
         wall = time.perf_counter() - wall0
         proc.join(30)

@@ -116,7 +116,7 @@ class EmulatedDevice(Device):
         self._control_rng = np.random.default_rng(seeds[3])
         self.physics = DevicePhysics(profile, draw_variation(profile, serial))
         self.physics.warm_up(warm_up_s)
-        self._telemetry = TelemetrySampler(
+        self.telemetry_sampler = TelemetrySampler(
             profile, self.physics, self._info.device_id, np.random.default_rng(seeds[2])
         )
         nominal_hs = self.spec.nominal_hashrate_ghs * 1e9
@@ -132,7 +132,7 @@ class EmulatedDevice(Device):
         self._pending: list[tuple[int, int, str, float]] = []  # (t_ns, seq, knob, value)
         self._latest: dict[tuple[str, int | None], TelemetryEvent] = {}
         self._next_sample_ns = int(profile.telemetry_period_s * NS)
-        self._last_state: PhysicsState = self.physics.step(1e-6)
+        self.last_state: PhysicsState = self.physics.step(1e-6)
         self._chip_index = np.arange(self.spec.chip_count)
         self._big_cores = big_cores_per_chip(self.spec.chip)
 
@@ -203,14 +203,14 @@ class EmulatedDevice(Device):
     def _run_step(self, t0_ns: int, t1_ns: int) -> None:
         dt_s = (t1_ns - t0_ns) / NS
         state = self.physics.step(dt_s)
-        self._last_state = state
+        self.last_state = state
         hashes_per_share = self.difficulty * 2.0**32
         rate_valid = state.hashrate_hs * (1.0 - state.error_probability) / hashes_per_share
         rate_error = state.hashrate_hs * state.error_probability / hashes_per_share
         rng = self._share_rng
         n_valid = rng.poisson(rate_valid * dt_s)
         n_error = rng.poisson(rate_error * dt_s)
-        self._telemetry.count_results(state, dt_s, n_error)
+        self.telemetry_sampler.count_results(state, dt_s, n_error)
         total = int(n_valid.sum() + n_error.sum())
         if total:
             self._emit_shares(t0_ns, dt_s, n_valid, n_error, total)
@@ -263,7 +263,7 @@ class EmulatedDevice(Device):
             heapq.heappush(self._outbox, (event.t_ns, next(self._seq), event))
 
     def _emit_telemetry(self, t_ns: int, state: PhysicsState) -> None:
-        samples = self._telemetry.sample(t_ns, state, self.knob_core_mv)
+        samples = self.telemetry_sampler.sample(t_ns, state, self.knob_core_mv)
         arrive_ns = t_ns + int(self._latency.one_way_s(1)[0] * NS)
         for sample in samples:
             event = TelemetryEvent(arrive_ns, sample.device, sample.quantity, sample.value,

@@ -132,7 +132,9 @@ LV06_PHYSICS = PhysicsProfile(
     power_resolution_w=0.01,
     power_noise_w=0.05,
     ticket_difficulty=256.0,  # ESP-Miner's BM1366 ticket difficulty
-    hashrate_window_s=10.0,
+    # ESP-Miner estimates hashrate from its last 100 ticket nonces; at 433.6 GH/s and
+    # ticket 256 that is 0.39 nonces/s, so ~256 s, modelled as an exponential average
+    hashrate_window_s=256.0,
     # ESP-Miner forwards each nonce as it is read (no batching); WiFi to the host:
     # a few ms with a lognormal tail, and power-save holds frames until the next
     # 102.4 ms beacon now and then (estimates)

@@ -50,6 +50,13 @@ class TelemetrySampler:
         self.hashrate_ghs_est += weight * (measured_ghs - self.hashrate_ghs_est)
         self.hw_errors_total += hw_errors_per_chip.reshape(p.spec.chains, -1).sum(axis=1)
 
+    def vr_temp_c(self, state: PhysicsState) -> float:
+        """Voltage-regulator temperature (degC): ~4 K/W of its own loss above a board
+        that sits half-way between ambient and the heatsink (estimate)."""
+        p = self.profile
+        loss_w = float(state.chip_power_w.sum()) * (1.0 / p.regulator_efficiency - 1.0)
+        return p.ambient_c + 4.0 * loss_w + 0.5 * float(self.physics.sink_c.mean() - p.ambient_c)
+
     def sample(self, t_ns: int, state: PhysicsState, knob_mv: float) -> list[TelemetryEvent]:
         """One telemetry sample at firmware time ``t_ns`` (host latency is added by the caller)."""
         p = self.profile
@@ -68,13 +75,9 @@ class TelemetrySampler:
         fan_rpm = max(0.0, state.fan_pct / 100.0 * p.fan_max_rpm + rng.normal(0.0, 20.0))
         freq = float(ph.freq_mhz.mean())
         if model == "lv06":
-            chip_in_w = float(state.chip_power_w.sum())
-            vr_loss_w = chip_in_w * (1.0 / p.regulator_efficiency - 1.0)
             out += [
                 ev("chip_temp", temp(float(ph.die_c[0])), "degC"),
-                # regulator: ~4 K/W above the board, the board half-way to the heatsink
-                ev("vr_temp", temp(p.ambient_c + 4.0 * vr_loss_w
-                                   + 0.5 * (ph.sink_c[0] - p.ambient_c)), "degC"),
+                ev("vr_temp", temp(self.vr_temp_c(state)), "degC"),
                 ev("power", _quantise(state.wall_power_w + rng.normal(0.0, p.power_noise_w),
                                       p.power_resolution_w), "W"),
                 ev("core_voltage_actual", _quantise(ph.core_mv[0] + rng.normal(0.0, 2.0), 1.0), "mV"),

@@ -16,12 +16,12 @@ below the ticket target.
 from __future__ import annotations
 
 import binascii
-import hashlib
 import math
 from collections import Counter
 from dataclasses import dataclass
 
 from asic_bridge.errors import ProtocolError
+from asic_bridge.hashing import difficulty_of_hash, sha256d, target_of_difficulty
 from asic_bridge.serial.chips import BM1366, ChipFamily
 
 # header bits
@@ -36,9 +36,6 @@ CMD_INACTIVE = 0x03
 CMD_PREAMBLE = b"\x55\xaa"
 REPLY_PREAMBLE = b"\xaa\x55"
 NONCE_FLAG = 0x80
-
-DIFF1_TARGET = 0xFFFF * 2**208
-"""The difficulty-1 target: share difficulty = DIFF1_TARGET / hash (little-endian int)."""
 
 # --------------------------------------------------------------------------- CRCs
 
@@ -451,22 +448,14 @@ class CommandStreamParser:
 # --------------------------------------------------------------------------- hashing
 
 
-def _sha256d(data: bytes) -> bytes:
-    # TODO: use asic_bridge.hashing.sha256d once the colleague's module lands.
-    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
-
-
 def share_difficulty(header: bytes) -> float:
     """Difficulty a header's hash reaches: 0xFFFF * 2**208 / hash (little-endian)."""
-    value = int.from_bytes(_sha256d(header), "little")
-    return DIFF1_TARGET / value if value else math.inf
+    return difficulty_of_hash(sha256d(header))
 
 
 def target_for(difficulty: float) -> int:
     """Largest hash (little-endian int) that meets ``difficulty``."""
-    if not difficulty > 0:
-        raise ValueError(f"difficulty must be positive, got {difficulty}")
-    return int(DIFF1_TARGET / difficulty)
+    return target_of_difficulty(difficulty)
 
 
 @dataclass(frozen=True, slots=True)
