@@ -26,6 +26,7 @@ class ShareOutcome(StrEnum):
     NTIME_OUT_OF_RANGE = "ntime-out-of-range"
     BAD_VERSION_BITS = "bad-version-bits"
     MALFORMED = "malformed"
+    UNAUTHORIZED = "unauthorized"  # submitted before subscribe/authorize succeeded
 
 
 class TimestampSource(StrEnum):

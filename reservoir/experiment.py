@@ -10,7 +10,12 @@ Results (NRMSE = RMSE / std of the test target), each over several seeds:
 * ``mean``: predict the training mean (about 1.0);
 * ``input_linear_10``: ridge readout on the last 10 inputs u(t..t-9), no device at all;
 * ``device_shuffled``: the device features with their steps permuted against the target
-  (same readout): what the features score when their timing carries no information.
+  (same readout): what the features score when their timing carries no information;
+* ``esn_matched``: an echo state network driven by u with as many units as the device
+  has features and the same signal-to-noise ratios: unit i gets noise so that the share
+  of its variance its input does not explain equals that of device feature i
+  (:func:`reservoir.esn.unexplained_fractions`); its spectral radius and input scaling
+  are chosen on the validation part like the ridge.
 
 The device "computes" only if its interval lies entirely below those of both
 ``input_linear_10`` and ``device_shuffled``.
@@ -31,6 +36,7 @@ from asic_bridge.capture import CaptureWriter
 from asic_bridge.device import Device
 from asic_bridge.models import DIFFICULTY, KNOBS, spec_for
 from reservoir.encoders import DifficultyEncoder, Encoder, encoder_for
+from reservoir.esn import EchoStateNetwork, unexplained_fractions
 from reservoir.features import features_from_capture
 from reservoir.readout import (
     ChronologicalSplit,
@@ -42,13 +48,15 @@ from reservoir.readout import (
 from reservoir.stats import clearly_below, mean_interval
 from reservoir.tasks.narma import narma10
 
-RESULT_NAMES = ("device", "mean", "input_linear_10", "device_shuffled")
+RESULT_NAMES = ("device", "mean", "input_linear_10", "device_shuffled", "esn_matched")
 DESCRIPTIONS = {
     "device": "ridge readout on the device's step features",
     "mean": "predict the training mean",
     "input_linear_10": "ridge readout on the last 10 inputs (no device)",
     "device_shuffled": "device features permuted in time against the target",
+    "esn_matched": "echo state network, same number of features and signal-to-noise ratio",
 }
+ESN_GRID = ((0.5, 0.2), (0.5, 1.0), (0.9, 0.2), (0.9, 1.0))  # (spectral radius, input scaling)
 DRAIN_S = 1.0  # extra time after the last step for results still in flight
 
 
@@ -138,7 +146,26 @@ def score_features(
         "mean": mean_prediction(target, split),
         "input_linear_10": fit_ridge_readout(delay_embedding(u, 10), target, split),
         "device_shuffled": fit_ridge_readout(shuffled, target, split),
+        "esn_matched": matched_esn_readout(x, u, target, split, seed=shuffle_seed),
     }
+
+
+def matched_esn_readout(
+    x: np.ndarray, u: np.ndarray, target: np.ndarray, split: ChronologicalSplit, *, seed: int
+) -> ReadoutResult:
+    """Ridge readout of an ESN with the device's feature count and signal-to-noise ratio;
+    the ESN's spectral radius and input scaling are chosen on the validation part."""
+    rho = unexplained_fractions(x, u, split.train)
+    noise = rho / (1.0 - rho)  # noise variance over signal variance, per unit
+    best: ReadoutResult | None = None
+    for radius, scaling in ESN_GRID:
+        esn = EchoStateNetwork(max(1, x.shape[1]), spectral_radius=radius, input_scaling=scaling,
+                               noise_fraction=noise, random_state=seed)
+        result = fit_ridge_readout(esn.fit_transform(u[:, None]), target, split)
+        if best is None or result.validation_nrmse < best.validation_nrmse:
+            best = result
+    assert best is not None
+    return best
 
 
 def open_emulated(config: ExperimentConfig, seed: int) -> Device:
@@ -217,6 +244,7 @@ def build_report(
             "device_beats_device_shuffled": beats_shuffled,
             "computes": beats_input and beats_shuffled,
             "rule": "the device interval lies entirely below both control intervals",
+            "device_beats_esn_matched": clearly_below(device, estimates["esn_matched"]),
         },
         "fixed_knobs": primary.fixed,
         "feature_names": list(primary.feature_names),

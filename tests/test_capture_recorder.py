@@ -52,5 +52,5 @@ def test_schedule_outside_the_envelope_is_refused_before_recording(tmp_path: Pat
 def test_bad_schedules_are_clear_errors(tmp_path: Path, content: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
-    with pytest.raises(ValueError, match="bad.json"):
+    with pytest.raises(ValueError, match=r"bad\.json"):
         load_schedule(path)

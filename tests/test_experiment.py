@@ -27,7 +27,7 @@ def test_report_schema_and_determinism(tmp_path: Path) -> None:
         assert key in on_disk
     assert on_disk["nrmse_normalisation"] == "std"
     names = [r["name"] for r in on_disk["results"]]
-    assert names == ["device", "mean", "input_linear_10", "device_shuffled"]
+    assert names == ["device", "mean", "input_linear_10", "device_shuffled", "esn_matched"]
     for r in on_disk["results"]:
         low, high = r["nrmse_ci"]
         assert low <= r["nrmse"] <= high and len(r["per_seed"]) == 3

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import queue
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +69,12 @@ _INSERT_SQL = {
 }
 
 
+# one C-level getter per event type; StrEnum fields bind to SQLite as their text
+_ROW_OF = {t: operator.attrgetter(*_columns(t)) for t in TABLE_OF}
+
+
 def _row(event: Event) -> tuple[Any, ...]:
-    return tuple(
-        v.value if isinstance(v, Enum) else v
-        for v in (getattr(event, name) for name in _columns(type(event)))
-    )
+    return _ROW_OF[type(event)](event)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

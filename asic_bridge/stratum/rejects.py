@@ -36,6 +36,7 @@ _PUBLIC_POOL: dict[ShareOutcome, tuple[int, str]] = {
     ShareOutcome.BAD_VERSION_BITS: (OTHER, "Invalid version mask"),
     ShareOutcome.MALFORMED: (OTHER, "Invalid share"),
     ShareOutcome.HARDWARE_ERROR: (OTHER, "Invalid share"),
+    ShareOutcome.UNAUTHORIZED: (UNAUTHORIZED, "Unauthorized worker"),
 }
 
 _CKPOOL: dict[ShareOutcome, str] = {
@@ -47,6 +48,7 @@ _CKPOOL: dict[ShareOutcome, str] = {
     ShareOutcome.BAD_VERSION_BITS: "Invalid version mask",
     ShareOutcome.MALFORMED: "Invalid format",
     ShareOutcome.HARDWARE_ERROR: "Invalid format",
+    ShareOutcome.UNAUTHORIZED: "Unauthorized worker",
 }
 
 
@@ -81,6 +83,8 @@ _WORDS = (
     ("above target", ShareOutcome.LOW_DIFFICULTY),
     ("ntime", ShareOutcome.NTIME_OUT_OF_RANGE),
     ("version", ShareOutcome.BAD_VERSION_BITS),
+    ("unauthorized", ShareOutcome.UNAUTHORIZED),
+    ("not subscribed", ShareOutcome.UNAUTHORIZED),
 )
 
 
@@ -110,4 +114,6 @@ def outcome_of_response(response: Response) -> ShareOutcome:
         JOB_NOT_FOUND: ShareOutcome.UNKNOWN_JOB,
         DUPLICATE: ShareOutcome.DUPLICATE,
         LOW_DIFFICULTY: ShareOutcome.LOW_DIFFICULTY,
+        UNAUTHORIZED: ShareOutcome.UNAUTHORIZED,
+        NOT_SUBSCRIBED: ShareOutcome.UNAUTHORIZED,
     }.get(code or 0, ShareOutcome.MALFORMED)

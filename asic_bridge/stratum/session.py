@@ -223,7 +223,7 @@ class ServerSession:
                 else (UNAUTHORIZED, "Unauthorized worker")
             )
             self._send(error_line(msg_id, code, text))
-            self._record_malformed(params, t_ns, t_source, t_parse)
+            self._record_malformed(params, t_ns, t_source, t_parse, ShareOutcome.UNAUTHORIZED)
             return
         try:
             submit = methods.parse_submit(params)
@@ -283,8 +283,11 @@ class ServerSession:
             self.send_job(self.pool.make_job())
 
     def _record_malformed(
-        self, params: list[Any], t_ns: int, t_source: TimestampSource, t_parse: int
+        self, params: list[Any], t_ns: int, t_source: TimestampSource, t_parse: int,
+        outcome: ShareOutcome = ShareOutcome.MALFORMED,
     ) -> None:
+        """Record a submit that could not be judged as a share (bad params, or sent
+        before the session was subscribed and authorized)."""
         job_id = params[1] if len(params) > 1 and isinstance(params[1], str) else ""
         nonce = 0
         if len(params) > 4 and isinstance(params[4], str):
@@ -300,7 +303,7 @@ class ServerSession:
                 nonce=nonce,
                 difficulty=self.difficulty,
                 share_difficulty=0.0,
-                outcome=ShareOutcome.MALFORMED,
+                outcome=outcome,
                 t_source=t_source,
                 t_parse_mono_ns=t_parse,
             )

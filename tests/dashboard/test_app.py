@@ -23,7 +23,8 @@ def test_data_functions(run_dir: Path) -> None:
 
     report = json.loads((run_dir / "demo" / "report.json").read_text())
     table = results_table(report)
-    assert list(table["readout"]) == ["device", "mean", "input_linear_10", "device_shuffled"]
+    assert list(table["readout"]) == ["device", "mean", "input_linear_10", "device_shuffled",
+                                      "esn_matched"]
     assert (table["CI low"] <= table["NRMSE"]).all() and (table["NRMSE"] <= table["CI high"]).all()
     frame = predictions_frame(report)
     assert len(frame) == report["split"]["test"]
@@ -37,7 +38,8 @@ def test_app_shows_table_with_intervals_and_the_normalisation(run_dir: Path, mon
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     frame = at.dataframe[0].value
-    assert set(frame["readout"]) == {"device", "mean", "input_linear_10", "device_shuffled"}
+    assert set(frame["readout"]) == {"device", "mean", "input_linear_10", "device_shuffled",
+                                     "esn_matched"}
     assert {"CI low", "CI high"} <= set(frame.columns)
     captions = " ".join(c.value for c in at.caption)
     assert "RMSE / std(test target)" in captions

@@ -203,7 +203,7 @@ def test_submit_before_subscribe() -> None:
     h = Harness()
     s = h.open()
     reply, ev = _submit(h, s, ["w", "1", "00000000", "65000000", "00000000"])
-    assert reply["error"][0] == 25 and ev.outcome is ShareOutcome.MALFORMED
+    assert reply["error"][0] == 25 and ev.outcome is ShareOutcome.UNAUTHORIZED
 
 
 def test_submit_before_authorize() -> None:
@@ -211,7 +211,7 @@ def test_submit_before_authorize() -> None:
     s = h.open()
     h.call(s, "mining.subscribe", [])
     reply, ev = _submit(h, s, ["w", "1", "00000000", "65000000", "00000000"])
-    assert reply["error"][0] == 24 and ev.outcome is ShareOutcome.MALFORMED
+    assert reply["error"][0] == 24 and ev.outcome is ShareOutcome.UNAUTHORIZED
 
 
 def test_unknown_job() -> None:
