@@ -190,6 +190,7 @@ class EmulatedStratumMiner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._live_started = False
         self._invalidated_s = -math.inf
+        self._futures: set[asyncio.Future[WorkResult]] = set()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -327,9 +328,13 @@ class EmulatedStratumMiner:
             self._solutions.popleft()
 
     def _invalidate(self) -> None:
+        """Void all buffered and queued work (clean job, new extranonce, mask, connection)."""
         self.generation += 1
         self._solutions.clear()
         self._invalidated_s = time.monotonic()
+        for future in list(self._futures):
+            future.cancel()  # frees queued units at once; a running one finishes unused
+        self.farm.wake()
 
     # --- the pool connection ---------------------------------------------------------------
 
@@ -665,11 +670,13 @@ class StratumMinerFarm:
                     break
                 future = asyncio.ensure_future(self.workers.mine(pending.unit))
                 self._inflight.add(future)
+                miner._futures.add(future)
                 future.add_done_callback(lambda f, m=miner, p=pending: self._done(f, m, p))
 
     def _done(self, future: asyncio.Future[WorkResult], miner: EmulatedStratumMiner,
               pending: _Pending) -> None:
         self._inflight.discard(future)
+        miner._futures.discard(future)
         result = None
         if not future.cancelled():
             exc = future.exception()

@@ -10,10 +10,11 @@ lives in the faces; physics lives behind the source.
 
 from __future__ import annotations
 
+import socketserver
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Protocol, TypedDict, runtime_checkable
+from typing import Protocol, Self, TypedDict, runtime_checkable
 
 
 class ChainSnapshot(TypedDict):
@@ -248,3 +249,53 @@ class FirmwareState:
         """True while the device is down for its restart."""
         with self._lock:
             return time.monotonic() < self._down_until
+
+
+class ServerFace:
+    """Lifecycle shared by the socketserver-based faces: one thread serves, ``close``
+    stops it, wakes delayed handlers (``_stop``) and joins everything. Idempotent.
+    Subclasses build their server and hand it to :meth:`_serve` in ``__init__``."""
+
+    scheme = "tcp"
+
+    def _serve(self, server: socketserver.BaseServer) -> None:
+        self._server = server
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The URL a hashrc backend opens for this face."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def start(self) -> Self:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                name=f"face:{self.url}", daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving, wake delayed handlers, join every thread. Idempotent."""
+        self._stop.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

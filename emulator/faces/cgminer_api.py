@@ -23,11 +23,10 @@ from __future__ import annotations
 import contextlib
 import json
 import socketserver
-import threading
 import time
-from typing import Any, Self
+from typing import Any
 
-from emulator.faces import FaultConfig, FirmwareState, ModelSnapshotSource
+from emulator.faces import FaultConfig, FirmwareState, ModelSnapshotSource, ServerFace
 from emulator.faces.http_api import check_bind_host
 
 _WRITE = {"ascset", "restart"}
@@ -53,7 +52,7 @@ class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
-class CgminerFace:
+class CgminerFace(ServerFace):
     """A cgminer API server over a model.
 
     ``flavour`` ``"bmminer"`` (Antminer S9) or ``"bfgminer"`` (Goldshell); ``miner_type``
@@ -62,6 +61,8 @@ class CgminerFace:
     firmware quirks; ``allow_write`` the api-allow W privilege; ``restart_s`` the reboot
     time in s.
     """
+
+    scheme = "cgminer"
 
     def __init__(
         self,
@@ -96,45 +97,7 @@ class CgminerFace:
         self.firmware = FirmwareState(source, restart_s=restart_s)
         self.faults = faults or FaultConfig()
         self.requests = 0
-        self._stop = threading.Event()
-        self._server = _Server((host, port), self._handler_class())
-        self._thread: threading.Thread | None = None
-
-    @property
-    def host(self) -> str:
-        return str(self._server.server_address[0])
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"cgminer://{self.host}:{self.port}"
-
-    def start(self) -> Self:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                name=f"face:{self.url}", daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop serving, wake delayed handlers, join every thread. Idempotent."""
-        self._stop.set()
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._serve(_Server((host, port), self._handler_class()))
 
     # -- protocol ------------------------------------------------------------------------
 

@@ -24,13 +24,12 @@ import contextlib
 import ipaddress
 import json
 import socket
-import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from emulator.faces import FaultConfig, FirmwareState, ModelSnapshotSource
+from emulator.faces import FaultConfig, FirmwareState, ModelSnapshotSource, ServerFace
 
 Reply = tuple[int, str, bytes] | None  # (status, content type, body); None = drop
 
@@ -58,7 +57,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-class HttpFace:
+class HttpFace(ServerFace):
     """A threaded HTTP server on ``host:port`` (port 0 picks a free one) that routes
     each request to :meth:`handle` and injects :class:`FaultConfig` faults."""
 
@@ -79,46 +78,7 @@ class HttpFace:
         self.firmware = FirmwareState(source, restart_s=restart_s)
         self.faults = faults or FaultConfig()
         self.requests = 0
-        self._stop = threading.Event()
-        self._server = _Server((host, port), self._handler_class())
-        self._thread: threading.Thread | None = None
-
-    @property
-    def host(self) -> str:
-        return str(self._server.server_address[0])
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The URL a hashrc backend opens for this face."""
-        return f"{self.scheme}://{self.host}:{self.port}"
-
-    def start(self) -> Self:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                name=f"face:{self.url}", daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop serving, wake delayed handlers, join every thread. Idempotent."""
-        self._stop.set()
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._serve(_Server((host, port), self._handler_class()))
 
     def handle(self, method: str, path: str, query: dict[str, list[str]],
                headers: dict[str, str], body: bytes) -> Reply:
