@@ -12,7 +12,7 @@ from uart_helpers import PROOF, FaceFactory, wait_for
 from asic_bridge.errors import EnvelopeError
 from asic_bridge.events import ControlEvent, Event, JobEvent, ShareEvent, TimestampSource
 from asic_bridge.models import LV06
-from asic_bridge.serial import codec
+from asic_bridge.serial import codec, pll
 from asic_bridge.serial.driver import ChainDriver
 
 JOB = dict(version=0x20000000, prev_hash=bytes(range(32)), merkle_root=bytes(range(32, 64)),
@@ -38,8 +38,10 @@ def test_enumerate_clock_jobs_and_attributed_nonces(make_face: FaceFactory) -> N
         assert controls and controls[0].value == 500.0 and controls[0].requested == 500.0
         # the PLL register reads back what was written
         pll_regs = drv.read_register(0x08)
-        assert (len(pll_regs) == 4 and {r.value for r in pll_regs} == {0x50A00240 & 0xFFFFFFFF
-                                                                      }) or pll_regs
+        expected = pll.register_value("BM1366", pll.search("BM1366", 500.0))
+        assert expected == 0x40A00230  # vdo 0x40, fb 160, ref 2, post (4-1)<<4 | (1-1)
+        assert len(pll_regs) == 4 and {r.value for r in pll_regs} == {expected}
+        assert sorted(r.chip_address for r in pll_regs) == [0, 64, 128, 192]
         job = drv.send_job(**JOB)
         assert wait_for(lambda: sum(isinstance(e, ShareEvent) for e in events) >= 24, 10.0)
     shares = [e for e in events if isinstance(e, ShareEvent)]
