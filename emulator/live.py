@@ -7,8 +7,13 @@ serves:
 * the management-API faces, as a :class:`emulator.faces.ModelSnapshotSource`;
 * the chip-UART face, as a :class:`emulator.faces.uart.ChainPhysics`;
 * the live Stratum miner, through :meth:`LiveEmulator.subscribe_shares`: a callback
-  for every share at the moment the host would receive it (firmware batching and the
-  modelled network latency included), which the miner answers with a real nonce.
+  for every share, up to ``lookahead_s`` before the moment the host would receive it
+  (firmware batching and the modelled network latency included), so that the consumer
+  can act at exactly :meth:`LiveEmulator.monotonic_at` of its ``t_ns`` instead of on the
+  model's tick; the miner answers it with a real nonce.
+
+The model runs ``lookahead_s`` ahead of the wall clock, so a knob change reaches it up to
+that much later than it was made (one tick, 50 ms by default).
 """
 
 from __future__ import annotations
@@ -39,11 +44,15 @@ class LiveEmulator:
         seed: int = 0,
         difficulty: float | None = None,
         tick_s: float = 0.05,
+        lookahead_s: float | None = None,
         speed: float = 1.0,
         warm_up_s: float = 900.0,
     ) -> None:
         if tick_s <= 0 or speed <= 0:
             raise ValueError("tick_s and speed must be positive")
+        self.lookahead_ns = round((tick_s if lookahead_s is None else lookahead_s) * NS)
+        if self.lookahead_ns < 0:
+            raise ValueError("lookahead_s must be >= 0")
         self.device = EmulatedDevice(
             model, serial=serial, seed=seed, difficulty=difficulty, warm_up_s=warm_up_s
         )
@@ -83,9 +92,14 @@ class LiveEmulator:
         self.close()
 
     def subscribe_shares(self, callback: ShareCallback) -> None:
-        """Call ``callback(share)`` (from the model's thread) as each share reaches the host."""
+        """Call ``callback(share)`` (from the model's thread) for each share, at most
+        ``lookahead_s`` before it reaches the host at :meth:`monotonic_at` ``(share.t_ns)``."""
         with self._lock:
             self._subscribers.append(callback)
+
+    def monotonic_at(self, t_ns: int) -> float:
+        """The ``time.monotonic()`` value at which model time ``t_ns`` happens."""
+        return self._t0 + t_ns / NS / self.speed
 
     def advance(self, seconds: float) -> None:
         """Advance the model by hand (for tests that do not start the thread)."""
@@ -95,7 +109,7 @@ class LiveEmulator:
 
     def _run(self) -> None:
         while not self._stop.wait(self.tick_s):
-            target_ns = round((time.monotonic() - self._t0) * self.speed * NS)
+            target_ns = round((time.monotonic() - self._t0) * self.speed * NS) + self.lookahead_ns
             with self._lock:
                 if target_ns > self.device.now_ns:
                     before = self.device.now_ns

@@ -33,8 +33,10 @@ Choices, each documented where it matters:
   ``hashrate_scale=1`` the model's difficulty is the pool's (faithful, but only
   affordable at huge difficulties). ``None`` picks the scale at which all miners together
   need half the host's measured hash rate, whatever the pool's difficulty.
-* **Timing resolution.** The live model hands shares over on its tick (``tick_s``,
-  20 ms by default), so a submit lags the modelled arrival by up to one tick.
+* **Timing.** The live model runs one tick (``tick_s``) ahead and hands each share over
+  early with its due time; the submit is scheduled on the event loop for exactly that
+  time (``loop.call_at``), so it leaves within the loop's timer resolution (~1 ms) of the
+  modelled arrival rather than on the model's tick.
 * **LBRY** (LB-Box): the 10-parameter notify with the claim-trie root, LBRY proof of
   work; no version rolling (LBRY pools do not offer BIP310).
 """
@@ -212,7 +214,13 @@ class EmulatedStratumMiner:
         loop = self._loop
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # loop closed during shutdown
-                loop.call_soon_threadsafe(self._on_model_share, event)
+                loop.call_soon_threadsafe(self._schedule_share, event)
+
+    def _schedule_share(self, event: ShareEvent) -> None:
+        """Submit when the host would receive the share (asyncio's clock is monotonic)."""
+        loop = self._loop
+        assert loop is not None
+        loop.call_at(self.live.monotonic_at(event.t_ns), self._on_model_share, event)
 
     def _on_model_share(self, event: ShareEvent) -> None:
         stats = self.stats
@@ -490,10 +498,25 @@ class StratumMinerFarm:
     sharing one pool of hashing processes, in one event loop.
 
     Miner ``i`` has serial ``f"{serial_prefix}-{i + 1:04d}"`` (default prefix
-    ``MODEL-EMU``), seed ``seed + i`` and user ``f"{user}.{serial}"``. Times in seconds,
-    rates per second; see the module docstring for ``hashrate_scale``. Use
-    ``async with`` or :meth:`start`/:meth:`close`; :class:`MinerFarmThread` runs it from
-    synchronous code.
+    ``MODEL-EMU``; the serial sets the silicon), seed ``seed + i`` and user
+    ``f"{user}.{serial}"``. Knobs (times in seconds, rates per second):
+
+    * ``workers``: hashing processes (see :class:`~emulator.mining.HashWorkers`);
+    * ``hashrate_scale``: see the module docstring; ``None`` sets it so that all miners
+      together need ``host_utilization`` of the measured host hash rate;
+    * ``speed``, ``tick_s``: the live models' time scale and tick;
+    * ``buffer_s``: each miner keeps about this many seconds of shares mined ahead;
+    * ``chunk_s``: the length of one hashing unit;
+    * ``max_share_rate_hz``: ceiling of one model's share rate (protects the model thread
+      from a scale/difficulty pair asking for millions of shares per second);
+    * ``switch_grace_s``: a share with nothing mined yet this soon after a clean job counts
+      as ``lost_at_switch``, not as starved;
+    * ``warn_interval_s``: at most one starvation warning per interval.
+
+    Use ``async with`` or :meth:`start`/:meth:`close`, or :meth:`run`;
+    :class:`MinerFarmThread` runs it from synchronous code. The workers are spawned
+    processes: a script using this must guard its entry point with
+    ``if __name__ == "__main__":``.
     """
 
     def __init__(
