@@ -1,8 +1,10 @@
-"""Speed of the emulated end-to-end demo (3 seeds x 3,200 steps x 1 s) per device.
+"""Speed of the emulated end-to-end demo (3 seeds x 3,200 steps x 1 s) per device, and
+the NRMSE table each configuration produced.
 
-Prints, per device: wall seconds, the simulated-to-wall speed ratio, and the wall time
-as a ratio to the reference run (the LV06, the issue's target device) measured in the
-same process, plus the margin against the 60 s budget of `hashrc demo`.
+Prints, per device and encoding: wall seconds, the simulated-to-wall speed ratio, the
+wall time as a ratio to the reference run (the LV06, the issue's target device) measured
+in the same process, the share of the 60 s budget of `hashrc demo`; then each run's
+NRMSE (RMSE / std of the test target) with its 95 % interval over the 3 seeds.
 
     .venv/bin/python bench/demo_speed.py [--steps 3200] [--repeats 1]
 """
@@ -20,11 +22,11 @@ from reservoir.experiment import ExperimentConfig, run_experiment
 BUDGET_S = 60.0
 
 
-def measure(device: str, encoding: str, steps: int, out: Path) -> tuple[float, float]:
+def measure(device: str, encoding: str, steps: int, out: Path) -> tuple[float, float, dict]:
     started = time.perf_counter()
     report = run_experiment(ExperimentConfig(device=device, encoding=encoding, steps=steps), out)
     wall = time.perf_counter() - started
-    return wall, report["sim_seconds"] / wall
+    return wall, report["sim_seconds"] / wall, report
 
 
 def main() -> None:
@@ -43,11 +45,20 @@ def main() -> None:
                     key=lambda m: m[0],
                 )
                 rows.append((device, encoding, *best))
-    reference = {enc: wall for dev, enc, wall, _ in rows if dev == "lv06"}
+    reference = {enc: wall for dev, enc, wall, _, _ in rows if dev == "lv06"}
     print(f"{'device':<8}{'encoding':<12}{'wall s':>8}{'sim/wall':>10}{'vs lv06':>9}{'budget use':>12}")
-    for device, encoding, wall, ratio in rows:
+    for device, encoding, wall, ratio, _ in rows:
         print(f"{device:<8}{encoding:<12}{wall:>8.1f}{ratio:>9.0f}x{wall / reference[encoding]:>8.2f}x"
               f"{wall / BUDGET_S:>11.0%}")
+    print("\nNRMSE = RMSE / std(test target), mean [95 % t-interval] over seeds 0-2")
+    names = [r["name"] for r in rows[0][4]["results"]]
+    print(f"{'device':<8}{'encoding':<12}" + "".join(f"{n:>24}" for n in names) + "  computes")
+    for device, encoding, _, _, report in rows:
+        cells = "".join(
+            f"{r['nrmse']:>8.3f} [{r['nrmse_ci'][0]:.3f},{r['nrmse_ci'][1]:.3f}]"
+            for r in report["results"]
+        )
+        print(f"{device:<8}{encoding:<12}{cells}  {report['verdict']['computes']}")
 
 
 if __name__ == "__main__":

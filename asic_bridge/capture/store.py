@@ -18,7 +18,6 @@ import operator
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -85,7 +84,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class CaptureWriter:
-    """Append events to a new capture file from any thread; commits in batches.
+    """Append events to a new capture file from any thread; commits in batches at most
+    ``batch_interval_s`` apart (each batch one transaction of up to ``max_batch`` rows).
 
     ``metadata`` is stored as JSON-encoded values in the ``metadata`` table; hashrc
     expects at least device model and serial, firmware (or emulator version), seed,
@@ -116,6 +116,7 @@ class CaptureWriter:
         self._max_batch = max_batch
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._wake = threading.Event()
         self._committed = 0
         self._error: BaseException | None = None
         self._closed = False
@@ -159,6 +160,7 @@ class CaptureWriter:
         self._check_open()
         done = threading.Event()
         self._queue.put(done)
+        self._wake.set()
         if not done.wait(timeout_s):
             raise CaptureError(f"capture writer did not flush within {timeout_s} s")
         self._raise_if_failed()
@@ -169,6 +171,7 @@ class CaptureWriter:
             return
         self._closed = True
         self._queue.put(None)
+        self._wake.set()
         self._thread.join()
         self._conn.close()
         self._raise_if_failed()
@@ -189,44 +192,35 @@ class CaptureWriter:
             raise CaptureError(f"capture writer for {self.path} failed: {self._error}") from self._error
 
     def _run(self) -> None:
-        pending: list[Any] = []
-        waiters: list[threading.Event] = []
-        last_commit = time.monotonic()
+        """Sleep for a batch interval (or until flush/close), then drain the queue in one
+        go and commit it. Never waking per event keeps this thread from taking the GIL
+        from the producer (an event loop stamping shares) on every write."""
         stop = False
         while not stop:
-            timeout = max(0.0, self._batch_interval_s - (time.monotonic() - last_commit))
-            try:
-                item = self._queue.get(timeout=timeout if pending else self._batch_interval_s)
+            self._wake.wait(self._batch_interval_s)
+            self._wake.clear()
+            pending: list[Any] = []
+            waiters: list[threading.Event] = []
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
                 if item is None:
                     stop = True
                 elif isinstance(item, threading.Event):
                     waiters.append(item)
                 else:
                     pending.append(item)
-                while len(pending) < self._max_batch and not stop and not waiters:
-                    item = self._queue.get_nowait()
-                    if item is None:
-                        stop = True
-                    elif isinstance(item, threading.Event):
-                        waiters.append(item)
-                    else:
-                        pending.append(item)
-            except queue.Empty:
-                pass
-            due = time.monotonic() - last_commit >= self._batch_interval_s
-            if pending and (due or stop or waiters or len(pending) >= self._max_batch):
+            for start in range(0, len(pending), self._max_batch):
                 try:
-                    self._commit(pending)
+                    self._commit(pending[start: start + self._max_batch])
                 except BaseException as exc:  # recorded, re-raised in the caller's thread
                     self._error = exc
                     stop = True
-                pending = []
-                last_commit = time.monotonic()
-            elif not pending:
-                last_commit = time.monotonic() if due else last_commit
+                    break
             for waiter in waiters:
                 waiter.set()
-            waiters = []
 
     def _commit(self, items: list[Any]) -> None:
         rows: dict[type, list[tuple[Any, ...]]] = {}
