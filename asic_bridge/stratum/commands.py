@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         service = ServerThread(Pool(config, job_source=source, sink=sink), host=host, port=port)
     stop = threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
+    stoppers = (signal.SIGTERM, signal.SIGINT)  # also when started with SIGINT ignored
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in stoppers} if in_main else {}
     try:
         with service:
             address = service.address
@@ -133,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
                 stop.wait(args.duration)
     finally:
         if in_main:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         if capture is not None:
             capture.close()
             print(f"hashrc pool: {capture.committed} events in {args.capture}", flush=True)
