@@ -42,12 +42,12 @@ def main() -> None:
     st.dataframe(results_table(report), hide_index=True, use_container_width=True)
     verdict = report["verdict"]
     if verdict["computes"]:
-        st.success(f"The device beats both controls ({verdict['rule']}).")
+        st.success(f"The device beats both controls (rule: {verdict['rule']}).")
     else:
         st.warning(
             "The device does not beat its controls: "
             f"beats input_linear_10: {verdict['device_beats_input_linear_10']}, "
-            f"beats device_shuffled: {verdict['device_beats_device_shuffled']} ({verdict['rule']})."
+            f"beats device_shuffled: {verdict['device_beats_device_shuffled']} (rule: {verdict['rule']})."
         )
 
     st.subheader(f"Predicted vs target over the test span (seed {report['test_predictions']['seed']})")

@@ -71,6 +71,7 @@ from asic_bridge.stratum.client import (
 )
 from asic_bridge.stratum.jobs import Job
 from asic_bridge.stratum.messages import LineSplitter, Notification, Request, encode_response
+from asic_bridge.stratum.server import cancel_and_wait
 from emulator import EMULATOR_VERSION
 from emulator.live import LiveEmulator
 from emulator.mining import HASHES_PER_DIFFICULTY, HashWorkers, WorkResult, WorkUnit, work_coordinates
@@ -626,12 +627,7 @@ class StratumMinerFarm:
 
     async def close(self) -> None:
         """Disconnect every miner, stop the models and the hashing processes (idempotent)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_and_wait(self._tasks)
         for miner in self.miners:
             await miner.close()
         self.workers.close()  # waits for at most one running unit per process

@@ -243,7 +243,7 @@ def build_report(
             "device_beats_input_linear_10": beats_input,
             "device_beats_device_shuffled": beats_shuffled,
             "computes": beats_input and beats_shuffled,
-            "rule": "the device interval lies entirely below both control intervals",
+            "rule": "computes only if the device interval lies entirely below both control intervals",
             "device_beats_esn_matched": clearly_below(device, estimates["esn_matched"]),
         },
         "fixed_knobs": primary.fixed,

@@ -181,6 +181,16 @@ class _Connection:
         self._server.forget(self)
 
 
+async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel every task, wait for each to finish, and empty the list."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    tasks.clear()
+
+
 class StratumServer:
     """The pool server. ``pool`` holds configuration, jobs and the event sink.
 
@@ -247,12 +257,7 @@ class StratumServer:
 
     async def close(self) -> None:
         """Stop listening and close every connection (idempotent)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_and_wait(self._tasks)
         if self._listener is not None:
             self.loop.remove_reader(self._listener.fileno())
             self._listener.close()

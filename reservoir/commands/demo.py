@@ -40,7 +40,7 @@ def format_table(report: dict) -> str:
         "verdict: the device "
         + ("COMPUTES: " if verdict["computes"] else "does NOT compute: ")
         + f"beats input_linear_10: {verdict['device_beats_input_linear_10']}, "
-        f"beats device_shuffled: {verdict['device_beats_device_shuffled']} ({verdict['rule']})"
+        f"beats device_shuffled: {verdict['device_beats_device_shuffled']} (rule: {verdict['rule']})"
     )
     lines.append(
         f"simulated {report['sim_seconds']:.0f} s in {report['wall_seconds']:.1f} s wall: "
