@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--override-envelope", action="store_true",
                         help="allow clock/voltage outside the model's safe envelope (at your risk)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing capture")
+    parser.add_argument("--mqtt", type=_host_port, metavar="HOST:PORT",
+                        help="also publish every event to this MQTT broker (hashrc/<device>/<kind>)")
     parser.add_argument("--out", required=True, metavar="FILE", help="capture file (.sqlite)")
 
 
@@ -48,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         args.device, args.out, duration_s=args.duration, schedule=schedule,
         stratum_listen=args.stratum, difficulty=args.difficulty,
         override_envelope=args.override_envelope, overwrite=args.overwrite, stop=stop,
+        mqtt=args.mqtt,
     )
     print(f"hashrc capture: {summary['events']} events from {summary['device']} in {args.out}")
     return 0

@@ -1,0 +1,1 @@
+"""Listeners that forward the event stream elsewhere (MQTT)."""
