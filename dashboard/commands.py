@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="address to bind (default 127.0.0.1, loopback only)")
 
 
-def streamlit_command(captures: Path, port: int, address: str = "127.0.0.1") -> list[str]:
+def streamlit_command(port: int, address: str = "127.0.0.1") -> list[str]:
     """The command line that serves the app."""
     import sys
 
@@ -35,7 +35,7 @@ def serve(captures: Path, port: int = 8501, address: str = "127.0.0.1") -> int:
     env = {**os.environ, "HASHRC_CAPTURES": str(Path(captures).resolve())}
     print(f"dashboard on http://{address}:{port} (Ctrl-C to stop)", flush=True)
     try:
-        return subprocess.call(streamlit_command(Path(captures), port, address), env=env)
+        return subprocess.call(streamlit_command(port, address), env=env)
     except KeyboardInterrupt:
         return 0
 

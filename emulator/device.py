@@ -29,7 +29,7 @@ from asic_bridge.events import (
     TelemetryEvent,
     TimestampSource,
 )
-from asic_bridge.models import CORE_VOLTAGE, DIFFICULTY, FAN, FREQUENCY
+from asic_bridge.models import CORE_VOLTAGE, DIFFICULTY, FAN, FREQUENCY, KNOBS
 from emulator import EMULATOR_VERSION
 from emulator.host_view import HostLatency
 from emulator.physics.model import DevicePhysics, PhysicsState
@@ -110,10 +110,9 @@ class EmulatedDevice(Device):
         if not dt_s > 0:
             raise ValueError(f"dt_s must be positive, got {dt_s}")
         self.dt_ns = round(dt_s * NS)
-        seeds = np.random.SeedSequence(seed).spawn(4)
+        seeds = np.random.SeedSequence(seed).spawn(3)
         self._share_rng = np.random.default_rng(seeds[0])
         self._latency = HostLatency(profile, np.random.default_rng(seeds[1]))
-        self._control_rng = np.random.default_rng(seeds[3])
         self.physics = DevicePhysics(profile, draw_variation(profile, serial))
         self.physics.warm_up(warm_up_s)
         self.telemetry_sampler = TelemetrySampler(
@@ -164,9 +163,8 @@ class EmulatedDevice(Device):
         else:
             effective = t
         heapq.heappush(self._pending, (effective, next(self._seq), knob, applied))
-        unit = {FREQUENCY.name: FREQUENCY.unit, CORE_VOLTAGE.name: CORE_VOLTAGE.unit,
-                DIFFICULTY.name: DIFFICULTY.unit, FAN.name: FAN.unit}[knob]
-        event = ControlEvent(t, self._info.device_id, knob, applied, unit, requested=value)
+        event = ControlEvent(t, self._info.device_id, knob, applied, KNOBS[knob].unit,
+                             requested=value)
         heapq.heappush(self._outbox, (t, next(self._seq), event))
         return event
 

@@ -101,12 +101,6 @@ class LiveEmulator:
         """The ``time.monotonic()`` value at which model time ``t_ns`` happens."""
         return self._t0 + t_ns / NS / self.speed
 
-    def advance(self, seconds: float) -> None:
-        """Advance the model by hand (for tests that do not start the thread)."""
-        with self._lock:
-            self.device.advance_to(self.device.now_ns + round(seconds * NS))
-            self._dispatch()
-
     def _run(self) -> None:
         while not self._stop.wait(self.tick_s):
             target_ns = round((time.monotonic() - self._t0) * self.speed * NS) + self.lookahead_ns

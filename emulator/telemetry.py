@@ -1,8 +1,8 @@
 """Telemetry as each firmware reports it: sampled at its period, noisy and quantised.
 
 Quantities carry units. Set-point echoes (``frequency``, ``core_voltage``) are reported
-because firmware reports them, and are listed in :data:`KNOB_ECHOES` so that analysis can
-tell a device's response from a copy of its input.
+because firmware reports them; :data:`asic_bridge.models.KNOB_ECHOES` lists them so that
+analysis can tell a device's response from a copy of its input.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ import numpy as np
 from asic_bridge.events import TelemetryEvent
 from emulator.physics.model import DevicePhysics, PhysicsState
 from emulator.profiles import PhysicsProfile
-
-KNOB_ECHOES = frozenset({"frequency", "core_voltage", "difficulty", "fan_setpoint"})
-"""Telemetry quantities that restate a knob's set point rather than measure a response."""
 
 
 def _quantise(value: float, step: float) -> float:

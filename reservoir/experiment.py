@@ -282,8 +282,9 @@ def run_experiment(
     outcomes = []
     for k, seed in enumerate(config.seeds()):
         path = out / "capture.sqlite" if k == 0 else out / "replicates" / f"capture-seed-{seed}.sqlite"
-        outcomes.append(run_seed(config, seed, path, open_device))
+        outcome = run_seed(config, seed, path, open_device)
+        outcome.capture = str(path.relative_to(out))  # the report is read from beside them
+        outcomes.append(outcome)
     report = build_report(config, outcomes, time.perf_counter() - started)
-    report["captures"] = [str(Path(c).relative_to(out)) for c in report["captures"]]
     (out / "report.json").write_text(json.dumps(report, indent=2))
     return report

@@ -11,7 +11,7 @@ events), the last one lasting ``hold_s``. Per step:
 * ``chip{i}_count`` per chip when the device has several;
 * each telemetry quantity: the mean of its samples in the step, else the last earlier
   sample (else the first later one). Set-point echoes (the firmware restating a knob, see
-  :data:`emulator.telemetry.KNOB_ECHOES`) are excluded unless asked for: they are a copy of
+  :data:`asic_bridge.models.KNOB_ECHOES`) are excluded unless asked for: they are a copy of
   the input, not a response of the device.
 
 Only host-side data is used: no emulator ground truth (``t_found_ns``) ever enters.
@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from asic_bridge.capture import CaptureReader
-
-KNOB_ECHOES = frozenset({"frequency", "core_voltage", "difficulty", "fan_setpoint"})
+from asic_bridge.models import KNOB_ECHOES
 
 
 @dataclass(frozen=True, slots=True)

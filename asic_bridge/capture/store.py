@@ -42,7 +42,6 @@ TABLE_OF: dict[type, str] = {
     JobEvent: "jobs",
 }
 EVENT_OF: dict[str, type] = {v: k for k, v in TABLE_OF.items()}
-_SQL_TYPE = {int: "INTEGER", float: "REAL", str: "TEXT", bool: "INTEGER"}
 _ENUMS = {"outcome": ShareOutcome, "t_source": TimestampSource}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 
 HELP = "Run a Stratum V1 pool (or a proxy to an upstream pool) that records every share."
 
@@ -130,8 +129,7 @@ def run(args: argparse.Namespace) -> int:
                 f"hashrc pool: listening on {address[0]}:{address[1]} difficulty {args.difficulty}",
                 flush=True,
             )
-            with contextlib.suppress(KeyboardInterrupt):
-                stop.wait(args.duration)
+            stop.wait(args.duration)  # SIGINT and SIGTERM set it
     finally:
         if in_main:
             for sig, handler in previous.items():

@@ -64,7 +64,6 @@ class DevicePhysics:
             ki_pct_per_k_s=profile.fan_ki_pct_per_k_s,
             tau_s=profile.fan_tau_s,
         )
-        self._chip_power = np.zeros(self.n_chips)
         self.tripped = False
 
     # --- knobs -------------------------------------------------------------------------
@@ -113,7 +112,6 @@ class DevicePhysics:
             self.die_c, self.sink_c, chip_power, air_c, self.r_die_sink, p.c_die_j_per_k,
             g_sink_air, p.c_sink_j_per_k, dt_s,
         )
-        self._chip_power = chip_power
         wall = float(np.sum(chip_power)) / p.regulator_efficiency + p.board_power_w
         return PhysicsState(
             hashrate_hs=running_mhz * 1e6 * self.cores_per_chip,

@@ -66,4 +66,4 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from dashboard.commands import serve
 
-    return serve(captures=out.parent if out.parent != Path("") else Path("."), port=args.port)
+    return serve(captures=out.parent, port=args.port)
