@@ -66,14 +66,19 @@ class ShareEvent:
 
 @dataclass(frozen=True, slots=True)
 class TelemetryEvent:
-    """One sampled quantity, e.g. ``("chip_temp", 58.25, "degC")``; ``chip`` if per chip."""
+    """One sampled quantity, e.g. ``("chip_temp", 58.25, "degC", index=0)``.
+
+    ``index`` says which one of several: the chip for ``chip_temp``, the fan for
+    ``fan_rpm``, the chain for ``board_temp``; what it counts is fixed per quantity by
+    the telemetry schema (:mod:`asic_bridge.telemetry_schema`), None for a single value.
+    """
 
     t_ns: int
     device: str
     quantity: str
     value: float
     unit: str
-    chip: int | None = None
+    index: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,5 +105,32 @@ class JobEvent:
     clean: bool = False
 
 
-Event = ShareEvent | TelemetryEvent | ControlEvent | JobEvent
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """Something the host noticed about a device or a link rather than a measurement: a
+    failed poll, a dropped link, a pool that stopped recording, a device going on- or
+    offline. ``status`` is a short machine-readable word (``poll_failed``,
+    ``link_closed``, ``online``, ``offline``, ``capture_failed``, ...), ``detail`` one
+    human-readable line, ``count`` how many occurrences it stands for (a run of
+    identical failures may be folded into one event)."""
+
+    t_ns: int
+    device: str
+    status: str
+    detail: str = ""
+    count: int = 1
+
+
+Event = ShareEvent | TelemetryEvent | ControlEvent | JobEvent | StatusEvent
 """Any event of the stream."""
+
+EVENT_KINDS: dict[type, str] = {
+    ShareEvent: "shares",
+    TelemetryEvent: "telemetry",
+    ControlEvent: "control",
+    JobEvent: "jobs",
+    StatusEvent: "status",
+}
+"""The one name of each event kind: capture table, MQTT topic leaf, export file name."""
+
+KIND_EVENTS: dict[str, type] = {kind: t for t, kind in EVENT_KINDS.items()}

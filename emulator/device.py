@@ -265,8 +265,8 @@ class EmulatedDevice(Device):
         arrive_ns = t_ns + int(self._latency.one_way_s(1)[0] * NS)
         for sample in samples:
             event = TelemetryEvent(arrive_ns, sample.device, sample.quantity, sample.value,
-                                   sample.unit, sample.chip)
-            self._latest[(sample.quantity, sample.chip)] = event
+                                   sample.unit, sample.index)
+            self._latest[(sample.quantity, sample.index)] = event
             heapq.heappush(self._outbox, (arrive_ns, next(self._seq), event))
 
 

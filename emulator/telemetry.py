@@ -65,8 +65,8 @@ class TelemetrySampler:
         def temp(value: float) -> float:
             return _quantise(value + rng.normal(0.0, p.temp_noise_c), p.temp_resolution_c)
 
-        def ev(quantity: str, value: float, unit: str, chip: int | None = None) -> TelemetryEvent:
-            return TelemetryEvent(t_ns, dev, quantity, float(value), unit, chip)
+        def ev(quantity: str, value: float, unit: str, index: int | None = None) -> TelemetryEvent:
+            return TelemetryEvent(t_ns, dev, quantity, float(value), unit, index)
 
         out: list[TelemetryEvent] = []
         fan_rpm = max(0.0, state.fan_pct / 100.0 * p.fan_max_rpm + rng.normal(0.0, 20.0))

@@ -121,7 +121,7 @@ def features_from_capture(path: str | Path, *, include_echoes: bool = False) -> 
         knob = meta["knob"]
         hold_s = float(meta["hold_s"])
         n_chips = int(meta.get("chip_count", 1))
-        controls = reader.dataframe("controls")
+        controls = reader.dataframe("control")
         shares = reader.dataframe("shares")
         telemetry = reader.dataframe("telemetry")
     starts = controls.loc[controls["knob"] == knob, "t_ns"].to_numpy(np.int64)

@@ -28,7 +28,7 @@ def test_record_telemetry_and_scheduled_clock_change(tmp_path: Path) -> None:
     with CaptureReader(out) as reader:
         meta = reader.metadata()
         assert meta["device_model"] == "lv06" and meta["clock"] == "wall"
-        controls = list(reader.events("controls"))
+        controls = list(reader.events("control"))
         assert [c.knob for c in controls] == ["frequency"]
         quantities = {t.quantity for t in reader.events("telemetry")}
         assert {"chip_temp", "power", "hashrate"} <= quantities

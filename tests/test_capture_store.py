@@ -16,6 +16,7 @@ from asic_bridge.events import (
     JobEvent,
     ShareEvent,
     ShareOutcome,
+    StatusEvent,
     TelemetryEvent,
     TimestampSource,
 )
@@ -32,9 +33,10 @@ def _share(i: int) -> ShareEvent:
 def test_roundtrip_of_every_event_type(tmp_path: Path) -> None:
     events = [
         _share(1),
-        TelemetryEvent(2, "dev", "chip_temp", 55.5, "degC", chip=None),
+        TelemetryEvent(2, "dev", "chip_temp", 55.5, "degC", index=None),
         ControlEvent(3, "dev", "frequency", 487.5, "MHz", requested=490.0),
         JobEvent(4, "dev", "j1", 0.5, clean=True),
+        StatusEvent(5, "dev", "poll_failed", "timeout after 3 s", count=2),
     ]
     path = tmp_path / "c.sqlite"
     with CaptureWriter(path, metadata={"seed": 3, "device_model": "lv06"}) as writer:
@@ -43,9 +45,9 @@ def test_roundtrip_of_every_event_type(tmp_path: Path) -> None:
     with CaptureReader(path) as reader:
         assert reader.integrity_ok()
         meta = reader.metadata()
-        assert meta["seed"] == 3 and meta["note"] == {"a": 1} and meta["schema_version"] == 1
+        assert meta["seed"] == 3 and meta["note"] == {"a": 1} and meta["schema_version"] == 2
         got = [*reader.events("shares"), *reader.events("telemetry"),
-               *reader.events("controls"), *reader.events("jobs")]
+               *reader.events("control"), *reader.events("jobs"), *reader.events("status")]
     assert got == events
     mode = __import__("sqlite3").connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"

@@ -219,10 +219,10 @@ class PollingDevice(Device):
         with self._lock:
             t_ns = self._clock.now_ns()
             events = [
-                TelemetryEvent(t_ns, device, r.quantity, r.value, r.unit, r.chip) for r in readings
+                TelemetryEvent(t_ns, device, r.quantity, r.value, r.unit, r.index) for r in readings
             ]
             for event in events:
-                self._latest[(event.quantity, event.chip)] = event
+                self._latest[(event.quantity, event.index)] = event
             self._queue.extend(events)
             self._counters["samples"] += 1
             self._samples += 1

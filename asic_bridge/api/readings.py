@@ -3,8 +3,8 @@
 A :class:`Reading` is a TelemetryEvent without its timestamp and device: the codec does
 not know when the bytes arrived nor which device sent them; the backend adds both.
 
-Quantities and their units (``chip`` is the chip index for per-chip values; for
-per-chain values the quantity starts with ``chain_`` and ``chip`` holds the 0-based
+Quantities and their units (``index`` is the chip index for per-chip values; for
+per-chain values the quantity starts with ``chain_`` and ``index`` holds the 0-based
 chain index):
 
 ==================  =======  ==========================================================
@@ -21,7 +21,7 @@ input_current       mA       input current
 core_voltage        mV       core voltage set point
 core_voltage_actual mV       measured core voltage
 frequency           MHz      ASIC clock
-fan_rpm             rpm      fan speed; ``chip`` holds the fan index
+fan_rpm             rpm      fan speed; ``index`` holds the fan index
 fan                 %        fan duty
 shares_accepted     1        accepted shares (counter)
 shares_rejected     1        rejected shares (counter)
@@ -74,18 +74,18 @@ def unit_of(quantity: str) -> str:
 
 
 class Reading(NamedTuple):
-    """One sampled quantity: ``value`` in ``unit``; ``chip`` for per-chip (or, for
+    """One sampled quantity: ``value`` in ``unit``; ``index`` for per-chip (or, for
     ``chain_*`` quantities, per-chain) values."""
 
     quantity: str
     value: float
     unit: str
-    chip: int | None = None
+    index: int | None = None
 
 
-def reading(quantity: str, value: float, chip: int | None = None) -> Reading:
+def reading(quantity: str, value: float, index: int | None = None) -> Reading:
     """A reading with the quantity's standard unit."""
-    return Reading(quantity, float(value), unit_of(quantity), chip)
+    return Reading(quantity, float(value), unit_of(quantity), index)
 
 
 _SUFFIX = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}

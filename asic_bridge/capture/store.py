@@ -6,8 +6,10 @@ database runs in WAL mode with ``synchronous=FULL``: a process killed at any mom
 (SIGKILL included) leaves every batch committed before the kill, and the file opens
 cleanly afterwards (SQLite rolls back the torn tail of the WAL on the next open).
 
-Tables: ``metadata(key, value)`` and one table per event type (``shares``,
-``telemetry``, ``controls``, ``jobs``) whose columns are the event's fields.
+Tables: ``metadata(key, value)`` and one table per event kind, named as
+:data:`asic_bridge.events.EVENT_KINDS` names it (``shares``, ``telemetry``, ``control``,
+``jobs``, ``status``), whose columns are the event's fields. Schema version 1 files
+(tables ``controls``, telemetry column ``chip``) are read as version 2.
 """
 
 from __future__ import annotations
@@ -24,24 +26,20 @@ from typing import Any
 
 from asic_bridge.errors import CaptureError
 from asic_bridge.events import (
-    ControlEvent,
+    EVENT_KINDS,
     Event,
     JobEvent,
-    ShareEvent,
     ShareOutcome,
-    TelemetryEvent,
     TimestampSource,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-TABLE_OF: dict[type, str] = {
-    ShareEvent: "shares",
-    TelemetryEvent: "telemetry",
-    ControlEvent: "controls",
-    JobEvent: "jobs",
-}
+TABLE_OF: dict[type, str] = dict(EVENT_KINDS)
 EVENT_OF: dict[str, type] = {v: k for k, v in TABLE_OF.items()}
+# schema version 1 names: table -> its old name, (table, column) -> the old column name
+_V1_TABLE = {"control": "controls"}
+_V1_COLUMN = {("telemetry", "index"): "chip"}
 _ENUMS = {"outcome": ShareOutcome, "t_source": TimestampSource}
 
 
@@ -57,12 +55,16 @@ def _sql_type(annotation: str) -> str:
 
 
 def _create_sql(event_type: type) -> str:
-    cols = ", ".join(f"{f.name} {_sql_type(str(f.type))}" for f in dataclasses.fields(event_type))
-    return f"CREATE TABLE IF NOT EXISTS {TABLE_OF[event_type]} (id INTEGER PRIMARY KEY, {cols})"
+    cols = ", ".join(f'"{f.name}" {_sql_type(str(f.type))}' for f in dataclasses.fields(event_type))
+    return f'CREATE TABLE IF NOT EXISTS "{TABLE_OF[event_type]}" (id INTEGER PRIMARY KEY, {cols})'
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
 
 
 _INSERT_SQL = {
-    t: f"INSERT INTO {name} ({', '.join(_columns(t))}) VALUES ({', '.join('?' * len(_columns(t)))})"
+    t: f'INSERT INTO "{name}" ({_quoted(_columns(t))}) VALUES ({", ".join("?" * len(_columns(t)))})'
     for t, name in TABLE_OF.items()
 }
 
@@ -257,6 +259,7 @@ class CaptureReader:
         try:
             self._conn = sqlite3.connect(self.path)
             self._conn.execute("SELECT key, value FROM metadata LIMIT 1").fetchall()
+            self._table_names: set[str] | None = None
         except sqlite3.DatabaseError as exc:
             raise CaptureError(f"{self.path} is not a hashrc capture: {exc}") from exc
 
@@ -277,17 +280,46 @@ class CaptureReader:
         return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM metadata")}
 
     def count(self, table: str) -> int:
-        self._check_table(table)
-        return int(self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        if not self._has_table(table):
+            return 0
+        return int(self._conn.execute(f'SELECT COUNT(*) FROM "{self._stored_table(table)}"').fetchone()[0])
 
     def columns(self, table: str) -> list[str]:
         self._check_table(table)
         return _columns(EVENT_OF[table])
 
     def rows(self, table: str) -> list[tuple[Any, ...]]:
-        """All rows of one event table, in insertion order, as tuples of its columns."""
-        cols = ", ".join(self.columns(table))
-        return self._conn.execute(f"SELECT {cols} FROM {table} ORDER BY id").fetchall()
+        """All rows of one event table, in insertion order, as tuples of its columns
+        (an event kind the file predates has no rows)."""
+        names = self.columns(table)
+        if not self._has_table(table):
+            return []
+        stored = self._stored_table(table)
+        present = {r[1] for r in self._conn.execute(f'PRAGMA table_info("{stored}")')}
+        select = []
+        for name in names:
+            old = _V1_COLUMN.get((table, name))
+            column = name if name in present or old not in present else old
+            select.append(f'"{column}"' if column in present else "NULL")
+        return self._conn.execute(f'SELECT {", ".join(select)} FROM "{stored}" ORDER BY id').fetchall()
+
+    def _stored_table(self, table: str) -> str:
+        """The table's name in this file (version 1 files used other names)."""
+        self._check_table(table)
+        tables = self._tables()
+        if table not in tables and _V1_TABLE.get(table) in tables:
+            return _V1_TABLE[table]
+        return table
+
+    def _has_table(self, table: str) -> bool:
+        return self._stored_table(table) in self._tables()
+
+    def _tables(self) -> set[str]:
+        if self._table_names is None:
+            self._table_names = {
+                r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        return self._table_names
 
     def events(self, table: str) -> Iterator[Event]:
         """Rebuild the typed events of one table, in insertion order."""

@@ -476,7 +476,7 @@ class SerialDevice(Device):
         if d.frequency_mhz is not None:
             out.append(TelemetryEvent(now, dev, "frequency", d.frequency_mhz, "MHz"))
         out += [TelemetryEvent(now, dev, "chip_responding", 0.0 if i in d.silent_chips else 1.0,
-                               "1", chip=i) for i in range(d.chip_count)]
+                               "1", index=i) for i in range(d.chip_count)]
         return out
 
     def close(self) -> None:

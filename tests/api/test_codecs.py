@@ -12,7 +12,7 @@ from asic_bridge.errors import DeviceError, ProtocolError
 
 
 def by_key(readings: list[Reading]) -> dict[tuple[str, int | None], Reading]:
-    return {(r.quantity, r.chip): r for r in readings}
+    return {(r.quantity, r.index): r for r in readings}
 
 
 # -- cgminer ----------------------------------------------------------------------------

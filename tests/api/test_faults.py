@@ -113,7 +113,7 @@ def test_nothing_recorded_is_lost_across_faults(tmp_path) -> None:  # type: igno
                 written += 1
             samples = device.stats["samples"]
         with open_capture(tmp_path / "c.sqlite") as reader:
-            assert reader.count("controls") == 1
+            assert reader.count("control") == 1
             assert reader.count("telemetry") + 1 == written
             per_sample = reader.count("telemetry") / samples
             assert per_sample == int(per_sample)  # whole samples only

@@ -29,7 +29,7 @@ FAST = "period_s=0.1&timeout_s=1&retries=1&restart_timeout_s=5"
 
 def latest(device: object, quantity: str, chip: int | None = None) -> float:
     for event in device.read_telemetry():  # type: ignore[attr-defined]
-        if event.quantity == quantity and event.chip == chip:
+        if event.quantity == quantity and event.index == chip:
             return event.value
     raise KeyError(quantity)
 

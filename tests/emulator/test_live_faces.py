@@ -44,7 +44,7 @@ def test_cgminer_face_serves_the_s9_model() -> None:
         device = open_device(f"{face.url}?period_s=0.5")
         try:
             assert device.wait_for_sample(5.0)
-            values = {(t.quantity, t.chip): t.value for t in device.read_telemetry()}
+            values = {(t.quantity, t.index): t.value for t in device.read_telemetry()}
             hashrate = [v for (q, _), v in values.items() if q == "hashrate"]
             assert hashrate and 12_000 < hashrate[0] < 16_000  # GH/s, about 14 TH/s
         finally:

@@ -17,10 +17,11 @@ def summarise(path: str) -> str:
     from collections import Counter
 
     from asic_bridge.capture import CaptureReader
+    from asic_bridge.events import KIND_EVENTS
 
     with CaptureReader(path) as reader:
         meta = {k: v for k, v in reader.metadata().items() if k != "input_u"}
-        counts = {t: reader.count(t) for t in ("shares", "telemetry", "controls", "jobs")}
+        counts = {t: reader.count(t) for t in KIND_EVENTS}
         outcomes = Counter(row[reader.columns("shares").index("outcome")] for row in reader.rows("shares"))
         ok = reader.integrity_ok()
     lines = [f"capture {path} (integrity {'ok' if ok else 'FAILED'})"]
