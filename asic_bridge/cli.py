@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "capture": "asic_bridge.capture.commands.capture",
     "emulate": "emulator.commands",
     "pool": "asic_bridge.stratum.commands",
+    "tpf": "reservoir.commands.tpf",
 }
 
 

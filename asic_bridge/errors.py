@@ -27,3 +27,43 @@ class DeviceError(BridgeError):
 
 class ProtocolError(BridgeError, ValueError):
     """Bytes or a message that break a protocol's rules (a malformed line or frame)."""
+
+
+class LeakageError(BridgeError, ValueError):
+    """An evaluation would use a feature computed after the abort point or from the label."""
+
+
+class UrlError(BridgeError, ValueError):
+    """A device URL that cannot be parsed: unknown scheme, unknown or repeated option,
+    a value of the wrong type, a port outside 1-65535."""
+
+
+class DeviceTimeout(DeviceError, TimeoutError):
+    """A device (or its miner) did not answer within the deadline. Also a
+    :class:`TimeoutError`, so ``except TimeoutError`` catches it."""
+
+
+class LinkError(DeviceError):
+    """A connection was refused, reset or closed before a full reply, or the reply was
+    larger than the bound."""
+
+
+class HttpStatusError(DeviceError):
+    """An HTTP reply with a status outside 2xx; ``status`` holds it."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class DeviceUnreachable(DeviceError):
+    """A device URL whose device did not answer when it was opened; the message names the
+    URL and the cause."""
+
+
+class PoolError(DeviceError):
+    """The Stratum pool a device owns cannot run (e.g. its listen port is in use)."""
+
+
+class MinerNotConnected(DeviceTimeout):
+    """No miner connected and authorised to a device's Stratum pool within the timeout."""

@@ -37,7 +37,7 @@ def test_malformed_then_recovers(kind: str) -> None:
         device = opener(f"{face.url}?{FAST}", start=False)
         try:
             face.faults.malformed = True
-            with pytest.raises(ProtocolError, match="malformed JSON"):
+            with pytest.raises(ProtocolError, match="JSON"):
                 device.poll_now()
             device.start()
             assert wait_until(lambda: device.stats.get("protocol_errors", 0) >= 3)
@@ -55,7 +55,7 @@ def test_timeout_counts_retries_and_poller_keeps_going() -> None:
         device = open_axeos(f"{face.url}?{FAST}", start=False)
         try:
             started = time.monotonic()
-            with pytest.raises(DeviceTimeout, match=r"no reply within 0\.3 s"):
+            with pytest.raises(DeviceTimeout, match=r"no complete reply within 0\.3 s"):
                 device.poll_now()
             assert time.monotonic() - started < 1.5
             assert device.stats["timeouts"] == 2 and device.stats["retries"] == 1
@@ -70,7 +70,7 @@ def test_timeout_counts_retries_and_poller_keeps_going() -> None:
 
 def test_cgminer_timeout_and_dropped_connection() -> None:
     with CgminerFace(StaticSnapshotSource.for_model("s9"), port=0) as face:
-        device = open_cgminer(f"{face.url}?{FAST}&retries=0", start=False)
+        device = open_cgminer(f"{face.url}?period_s=0.05&timeout_s=0.3&retries=0", start=False)
         face.faults.delay_s = 1.0
         with pytest.raises(DeviceTimeout):
             device.poll_now()
@@ -87,7 +87,7 @@ def test_cgminer_timeout_and_dropped_connection() -> None:
 def test_unreachable_device_is_a_link_error() -> None:
     with CgminerFace(StaticSnapshotSource.for_model("s9"), port=0) as face:
         url = face.url
-    device = open_cgminer(f"{url}?{FAST}&retries=0", start=False)
+    device = open_cgminer(f"{url}?period_s=0.05&timeout_s=0.3&retries=0", start=False)
     with pytest.raises(LinkError):
         device.poll_now()
     device.close()
@@ -114,6 +114,8 @@ def test_nothing_recorded_is_lost_across_faults(tmp_path) -> None:  # type: igno
             samples = device.stats["samples"]
         with open_capture(tmp_path / "c.sqlite") as reader:
             assert reader.count("control") == 1
-            assert reader.count("telemetry") + 1 == written
+            failures = reader.count("status")  # every failed poll is in the capture
+            assert failures >= 1
+            assert reader.count("telemetry") + 1 + failures == written
             per_sample = reader.count("telemetry") / samples
             assert per_sample == int(per_sample)  # whole samples only
