@@ -3,7 +3,7 @@
 ``GET /api/system/info`` returns one flat JSON object; :func:`parse_info` maps it to
 readings. Units as the firmware sends them: power W, voltage (input) mV, current mA, temp
 and vrTemp degC, hashRate GH/s, coreVoltage and coreVoltageActual mV, frequency MHz,
-fanspeed %, fanrpm rpm, uptimeSeconds s. ``bestDiff`` is a string with an SI suffix
+fanspeed % (duty), fanrpm rpm, uptimeSeconds s, overheat_mode 0/1. ``bestDiff`` is a string with an SI suffix
 ("618M") in older firmware and a number in newer. ``PATCH /api/system`` takes a JSON
 object of settings; a clock or core-voltage change takes effect only after
 ``POST /api/system/restart``.
@@ -23,10 +23,9 @@ SYSTEM_PATH = "/api/system"
 RESTART_PATH = "/api/system/restart"
 DEFAULT_PORT = 80
 
-# info key -> quantity; all already in the quantity's unit.
+# info key -> quantity (asic_bridge.telemetry_schema); all already in the quantity's unit.
 _INFO_FIELDS: tuple[tuple[str, str], ...] = (
     ("hashRate", "hashrate"),
-    ("temp", "chip_temp"),
     ("vrTemp", "vr_temp"),
     ("power", "power"),
     ("voltage", "input_voltage"),
@@ -34,22 +33,32 @@ _INFO_FIELDS: tuple[tuple[str, str], ...] = (
     ("coreVoltage", "core_voltage"),
     ("coreVoltageActual", "core_voltage_actual"),
     ("frequency", "frequency"),
-    ("fanspeed", "fan"),
+    ("fanspeed", "fan_duty"),
     ("sharesAccepted", "shares_accepted"),
     ("sharesRejected", "shares_rejected"),
     ("bestDiff", "best_diff"),
     ("uptimeSeconds", "uptime"),
+    ("overheat_mode", "overheat_mode"),
 )
 
 
 def parse_info(info: dict[str, Any]) -> list[Reading]:
     """Readings of a ``/api/system/info`` object. Absent or unparseable fields are
-    skipped; ``fanrpm`` becomes ``fan_rpm`` of fan 0."""
+    skipped; ``fanrpm`` becomes ``fan_rpm`` of fan 0; ``temp`` is ``chip_temp`` of chip
+    0 on a one-chip board (``asicCount`` 1, or absent: every ESP-Miner since v2.0 sends
+    it) and ``chip_temp_avg`` on a board with several chips (ESP-Miner averages them)."""
     out: list[Reading] = []
     for key, quantity in _INFO_FIELDS:
         value = maybe_float(info, key)
         if value is not None:
             out.append(reading(quantity, value))
+    temp = maybe_float(info, "temp")
+    if temp is not None:
+        chips = maybe_float(info, "asicCount")
+        if chips is None or chips <= 1:
+            out.append(reading("chip_temp", temp, 0))
+        else:
+            out.append(reading("chip_temp_avg", temp))
     rpm = maybe_float(info, "fanrpm")
     if rpm is None:
         rpm = maybe_float(info, "fanSpeed")  # LV07 firmware's spelling, in rpm

@@ -258,18 +258,17 @@ def stats_info(reply: dict[str, Any]) -> StatsInfo:
 
 
 def parse_stats(reply: dict[str, Any]) -> list[Reading]:
-    """Readings of a bmminer ``stats`` reply (S9 layout): per chain (index 0.. in slot
-    order) hashrate ``chain_rate<i>``, board ``temp<i>``, chip ``temp2_<i>``, clock
-    ``freq_avg<i>``, hardware errors ``chain_hw<i>``, chip count ``chain_acn<i>``; the
-    hottest board and chip as ``board_temp``/``chip_temp``; fans ``fan1..fan8`` (non-zero
-    ones, as ``fan_rpm`` with the fan index in ``chip``); ``frequency``; power when a
+    """Readings of a bmminer ``stats`` reply (S9 layout), per chain (index 0.. in slot
+    order): hashrate ``chain_rate<i>`` (``chain_hashrate``), board ``temp<i>``
+    (``board_temp``), hottest chip ``temp2_<i>`` (``chip_temp_max``), clock
+    ``freq_avg<i>`` (``chain_frequency``), hardware errors ``chain_hw<i>``, chip count
+    ``chain_acn<i>``, ``chain_power<i>`` when a firmware reports it; fans ``fan1..fan8``
+    (non-zero ones, as ``fan_rpm`` with the fan index); ``frequency``; power when a
     firmware reports it (``Power`` or ``chain_power``)."""
     _, data = _stats_entries(reply)
     out: list[Reading] = []
     if not data:
         return out
-    board_temps: list[float] = []
-    chip_temps: list[float] = []
     slots = stats_info(reply).chain_slots
     for index, slot in enumerate(slots):
         chips = maybe_float(data, f"chain_acn{slot}")
@@ -280,12 +279,10 @@ def parse_stats(reply: dict[str, Any]) -> list[Reading]:
             out.append(reading("chain_hashrate", rate, index))
         board = maybe_float(data, f"temp{slot}")
         if board is not None:
-            out.append(reading("chain_board_temp", board, index))
-            board_temps.append(board)
+            out.append(reading("board_temp", board, index))
         chip = maybe_float(data, f"temp2_{slot}")
         if chip is not None:
-            out.append(reading("chain_chip_temp", chip, index))
-            chip_temps.append(chip)
+            out.append(reading("chip_temp_max", chip, index))
         freq = maybe_float(data, f"freq_avg{slot}")
         if freq is not None:
             out.append(reading("chain_frequency", freq, index))
@@ -295,10 +292,6 @@ def parse_stats(reply: dict[str, Any]) -> list[Reading]:
         power = maybe_float(data, f"chain_power{slot}")
         if power is not None:
             out.append(reading("chain_power", power, index))
-    if board_temps:
-        out.append(reading("board_temp", max(board_temps)))
-    if chip_temps:
-        out.append(reading("chip_temp", max(chip_temps)))
     fan_index = 0
     for i in range(1, 9):
         rpm = maybe_float(data, f"fan{i}")
@@ -317,9 +310,9 @@ def parse_stats(reply: dict[str, Any]) -> list[Reading]:
 
 
 def parse_devs(reply: dict[str, Any]) -> list[Reading]:
-    """Readings of a ``devs`` reply, one chain per entry in order: hashrate (``MHS 5s``/
-    ``MHS 20s`` in MH/s, or ``GHS``), temperature (``Temperature`` or ``tstemp-2``),
-    hardware errors."""
+    """Readings of a ``devs`` reply, one chain per entry in order: ``chain_hashrate``
+    (``MHS 5s``/``MHS 20s`` in MH/s, or ``GHS``), ``chip_temp_max`` (``Temperature`` or
+    ``tstemp-2``: the chain's hottest sensor), ``chain_hw_errors``."""
     out: list[Reading] = []
     for index, entry in enumerate(_section(reply, "DEVS")):
         for window in ("5s", "20s", "av"):
@@ -330,7 +323,7 @@ def parse_devs(reply: dict[str, Any]) -> list[Reading]:
         for key in ("Temperature", "tstemp-2", "temp"):
             temp = maybe_float(entry, key)
             if temp is not None:
-                out.append(reading("chain_chip_temp", temp, index))
+                out.append(reading("chip_temp_max", temp, index))
                 break
         hw = maybe_float(entry, "Hardware Errors")
         if hw is not None:

@@ -67,10 +67,9 @@ def parse_numbers(text: object, *, field: str) -> list[float]:
 
 def parse_devs(doc: dict[str, Any]) -> list[Reading]:
     """Readings of a ``cgminercmd=devs`` reply, one hash board per ``data`` entry:
-    ``chain_hashrate`` (GH/s, from MH/s), ``chain_chip_temp``/``chain_board_temp`` (the
-    two numbers of ``temp``), hardware errors; device totals ``hashrate``,
-    ``hashrate_avg``, ``shares_*``, ``hw_errors``, hottest ``chip_temp``/``board_temp``,
-    ``fan_rpm`` per fan."""
+    ``chain_hashrate`` (GH/s, from MH/s), ``chip_temp_max``/``board_temp`` (the two
+    numbers of ``temp``: hottest chip / board), ``chain_hw_errors``; device totals
+    ``hashrate``, ``hashrate_avg``, ``shares_*``, ``hw_errors``; ``fan_rpm`` per fan."""
     data = doc.get("data", doc.get("Data"))
     if not isinstance(data, list):
         raise ProtocolError("devs reply has no data list")
@@ -78,8 +77,6 @@ def parse_devs(doc: dict[str, Any]) -> list[Reading]:
     totals = {"hashrate": 0.0, "hashrate_avg": 0.0, "shares_accepted": 0.0,
               "shares_rejected": 0.0, "hw_errors": 0.0}
     seen: set[str] = set()
-    chip_temps: list[float] = []
-    board_temps: list[float] = []
     fan_index = 0
     for position, entry in enumerate(e for e in data if isinstance(e, dict)):
         index = int(maybe_float(entry, "id") or position)
@@ -101,20 +98,14 @@ def parse_devs(doc: dict[str, Any]) -> list[Reading]:
         if "temp" in entry:
             temps = parse_numbers(entry["temp"], field="temp")
             if temps:
-                out.append(reading("chain_chip_temp", temps[0], index))
-                chip_temps.append(temps[0])
+                out.append(reading("chip_temp_max", temps[0], index))
             if len(temps) > 1:
-                out.append(reading("chain_board_temp", temps[1], index))
-                board_temps.append(temps[1])
+                out.append(reading("board_temp", temps[1], index))
         if "fanspeed" in entry:
             for rpm in parse_numbers(entry["fanspeed"], field="fanspeed"):
                 out.append(reading("fan_rpm", rpm, fan_index))
                 fan_index += 1
     out.extend(reading(q, v) for q, v in totals.items() if q in seen)
-    if chip_temps:
-        out.append(reading("chip_temp", max(chip_temps)))
-    if board_temps:
-        out.append(reading("board_temp", max(board_temps)))
     return out
 
 

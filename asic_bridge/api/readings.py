@@ -1,36 +1,10 @@
-"""The value every management-API codec yields, and the quantities it may name.
+"""The value every management-API codec yields.
 
 A :class:`Reading` is a TelemetryEvent without its timestamp and device: the codec does
 not know when the bytes arrived nor which device sent them; the backend adds both.
-
-Quantities and their units (``index`` is the chip index for per-chip values; for
-per-chain values the quantity starts with ``chain_`` and ``index`` holds the 0-based
-chain index):
-
-==================  =======  ==========================================================
-quantity            unit     meaning
-==================  =======  ==========================================================
-hashrate            GH/s     short-window hashrate (AxeOS hashRate, cgminer GHS 5s)
-hashrate_avg        GH/s     average since start (cgminer GHS av)
-chip_temp           degC     ASIC temperature (hottest chip when several)
-board_temp          degC     hash-board (PCB) temperature (hottest board)
-vr_temp             degC     voltage-regulator temperature
-power               W        input power as the firmware reports it
-input_voltage       mV       input (supply) voltage
-input_current       mA       input current
-core_voltage        mV       core voltage set point
-core_voltage_actual mV       measured core voltage
-frequency           MHz      ASIC clock
-fan_rpm             rpm      fan speed; ``index`` holds the fan index
-fan                 %        fan duty
-shares_accepted     1        accepted shares (counter)
-shares_rejected     1        rejected shares (counter)
-hw_errors           1        hardware errors (counter)
-best_diff           1        best share difficulty
-uptime              s        firmware uptime
-chain_*             ...      the same quantities per chain (S9: chains 6-8 -> 0-2)
-chain_chips         1        chips the chain answered with
-==================  =======  ==========================================================
+Quantities, units and what ``index`` counts come from the one telemetry schema,
+:mod:`asic_bridge.telemetry_schema` (documented in ``docs/telemetry.md``);
+:func:`reading` refuses anything that does not fit it.
 """
 
 from __future__ import annotations
@@ -40,42 +14,14 @@ import math
 from typing import Any, NamedTuple
 
 from asic_bridge.errors import ProtocolError
+from asic_bridge.telemetry_schema import check, unit_of
 
-UNITS: dict[str, str] = {
-    "hashrate": "GH/s",
-    "hashrate_avg": "GH/s",
-    "chip_temp": "degC",
-    "board_temp": "degC",
-    "vr_temp": "degC",
-    "power": "W",
-    "input_voltage": "mV",
-    "input_current": "mA",
-    "core_voltage": "mV",
-    "core_voltage_actual": "mV",
-    "frequency": "MHz",
-    "fan_rpm": "rpm",
-    "fan": "%",
-    "shares_accepted": "1",
-    "shares_rejected": "1",
-    "hw_errors": "1",
-    "best_diff": "1",
-    "uptime": "s",
-    "chain_chips": "1",
-}
-
-
-def unit_of(quantity: str) -> str:
-    """The unit of a quantity (``chain_x`` has the unit of ``x``)."""
-    if quantity in UNITS:
-        return UNITS[quantity]
-    if quantity.startswith("chain_") and quantity[6:] in UNITS:
-        return UNITS[quantity[6:]]
-    raise KeyError(f"unknown telemetry quantity {quantity!r}")
+__all__ = ["Reading", "json_object", "maybe_float", "reading", "to_float", "unit_of"]
 
 
 class Reading(NamedTuple):
-    """One sampled quantity: ``value`` in ``unit``; ``index`` for per-chip (or, for
-    ``chain_*`` quantities, per-chain) values."""
+    """One sampled quantity: ``value`` in ``unit``; ``index`` says which chip, chain or
+    fan (the kind is fixed per quantity by the schema), None for a device value."""
 
     quantity: str
     value: float
@@ -84,8 +30,11 @@ class Reading(NamedTuple):
 
 
 def reading(quantity: str, value: float, index: int | None = None) -> Reading:
-    """A reading with the quantity's standard unit."""
-    return Reading(quantity, float(value), unit_of(quantity), index)
+    """A reading in the quantity's schema unit; :class:`ProtocolError` if the quantity
+    is not in the schema or ``index`` does not match its index kind."""
+    unit = unit_of(quantity)
+    check(quantity, unit, index)
+    return Reading(quantity, float(value), unit, index)
 
 
 _SUFFIX = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
@@ -100,7 +49,10 @@ def to_float(value: object, *, field: str = "value") -> float:
     if isinstance(value, bool):
         raise ProtocolError(f"{field}: expected a number, got a boolean {value!r}")
     if isinstance(value, int | float):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:  # an integer beyond a double's range
+            raise ProtocolError(f"{field}: number out of range: {str(value)[:40]}") from None
     elif isinstance(value, str):
         text = value.strip().replace(",", "")
         scale = 1.0
@@ -109,7 +61,7 @@ def to_float(value: object, *, field: str = "value") -> float:
             text = text[:-1].strip()
         try:
             result = float(text) * scale
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ProtocolError(f"{field}: not a number: {value!r}") from None
     else:
         raise ProtocolError(f"{field}: expected a number, got {type(value).__name__}")
@@ -134,9 +86,10 @@ def json_object(data: bytes, *, what: str) -> dict[str, Any]:
     """Decode an HTTP body that must be one JSON object; ProtocolError otherwise."""
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         text = data[:80].decode("utf-8", errors="replace")
-        raise ProtocolError(f"{what}: malformed JSON ({exc}): {text!r}") from None
+        cause = "nested too deep" if isinstance(exc, RecursionError) else str(exc)
+        raise ProtocolError(f"{what}: not a JSON reply ({cause}): {text!r}") from None
     if not isinstance(doc, dict):
         raise ProtocolError(f"{what}: expected a JSON object, got {type(doc).__name__}")
     return doc

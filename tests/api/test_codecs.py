@@ -69,10 +69,9 @@ def test_parse_stats_s9_layout_chains_6_to_8() -> None:
     assert r[("chain_hashrate", 0)].value == pytest.approx(4660.01)
     assert r[("chain_hashrate", 2)] == Reading("chain_hashrate", 4648.0, "GH/s", 2)
     assert r[("chain_chips", 2)].value == 62
-    assert r[("chain_board_temp", 1)] == Reading("chain_board_temp", 63.0, "degC", 1)
-    assert r[("chain_chip_temp", 1)].value == 79
-    assert r[("chip_temp", None)] == Reading("chip_temp", 79.0, "degC", None)
-    assert r[("board_temp", None)].value == 63
+    assert r[("board_temp", 1)] == Reading("board_temp", 63.0, "degC", 1)
+    assert r[("chip_temp_max", 1)] == Reading("chip_temp_max", 79.0, "degC", 1)
+    assert ("chip_temp", None) not in r and ("board_temp", None) not in r  # no aggregates
     assert r[("chain_hw_errors", 2)].value == 11
     assert r[("frequency", None)] == Reading("frequency", 650.0, "MHz", None)
     assert r[("fan_rpm", 0)].value == 5880 and r[("fan_rpm", 1)].value == 5760
@@ -128,7 +127,7 @@ def test_parse_devs_mhs_to_ghs() -> None:
     r = by_key(cgminer.parse_devs(doc))
     assert r[("chain_hashrate", 0)].value == 4660.0
     assert r[("chain_hashrate", 1)].value == 58.0
-    assert r[("chain_chip_temp", 1)].value == 66
+    assert r[("chip_temp_max", 1)].value == 66
 
 
 # -- AxeOS --------------------------------------------------------------------------------
@@ -150,11 +149,15 @@ def test_parse_info_units_and_string_best_diff() -> None:
     r = by_key(axeos.parse_info(info))
     assert r[("power", None)] == Reading("power", 99.80615234375, "W", None)
     assert r[("hashrate", None)].unit == "GH/s"
-    assert r[("chip_temp", None)].value == 55 and r[("vr_temp", None)].unit == "degC"
+    # nine chips: ESP-Miner's temp is their mean, not chip 0's
+    assert r[("chip_temp_avg", None)].value == 55 and r[("vr_temp", None)].unit == "degC"
+    assert ("chip_temp", 0) not in r
+    one_chip = by_key(axeos.parse_info({**info, "asicCount": 1}))
+    assert one_chip[("chip_temp", 0)].value == 55 and ("chip_temp_avg", None) not in one_chip
     assert r[("best_diff", None)].value == 618e6
     assert r[("core_voltage", None)] == Reading("core_voltage", 1200.0, "mV", None)
     assert r[("input_current", None)].unit == "mA"
-    assert r[("fan_rpm", 0)].value == 4458 and r[("fan", None)].unit == "%"
+    assert r[("fan_rpm", 0)].value == 4458 and r[("fan_duty", None)].unit == "%"
     ident = axeos.identity(info)
     assert (ident.asic_model, ident.miner_model, ident.small_core_count) == ("BM1366", "LV08", 894)
 
@@ -182,7 +185,7 @@ def test_patch_body() -> None:
 def test_json_object_malformed() -> None:
     from asic_bridge.api.readings import json_object
 
-    with pytest.raises(ProtocolError, match="malformed JSON"):
+    with pytest.raises(ProtocolError, match="not a JSON reply"):
         json_object(b'{"power": 13.', what="GET /api/system/info")
     with pytest.raises(ProtocolError, match="JSON object"):
         json_object(b"[1]", what="x")
@@ -206,8 +209,8 @@ def test_goldshell_devs() -> None:
                      "fanspeed": "3120 rpm / 3090 rpm"}]}
     r = by_key(goldshell.parse_devs(doc))
     assert r[("hashrate", None)] == Reading("hashrate", pytest.approx(175.9805), "GH/s", None)
-    assert r[("chain_chip_temp", 0)].value == 83.0
-    assert r[("board_temp", None)].value == 73.8
+    assert r[("chip_temp_max", 0)].value == 83.0
+    assert r[("board_temp", 0)].value == 73.8
     assert r[("fan_rpm", 1)].value == 3090
     assert r[("shares_accepted", None)].value == 10
     with pytest.raises(ProtocolError):
