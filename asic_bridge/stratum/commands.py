@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import datetime
     import signal
+    import sys
     import threading
 
     from asic_bridge import __version__
@@ -75,11 +76,15 @@ def run(args: argparse.Namespace) -> int:
         job_interval_s=args.job_interval or None,
         error_style=ErrorStyle(args.error_style),
     )
+    def log(text: str) -> None:
+        print(f"hashrc pool: {text}", file=sys.stderr, flush=True)
+
     capture = None
     if args.capture:
         capture = CaptureWriter(
             args.capture,
             overwrite=args.overwrite,
+            on_error=lambda exc: log(f"{exc}; submits are answered with an error from now on"),
             metadata={
                 "device_model": "unknown",
                 "device_serial": None,
@@ -98,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
             },
         )
     sink = capture.write if capture is not None else None
+    congested = capture.is_congested if capture is not None else None
     service: ServiceThread
     if args.upstream is not None:
         service = ProxyThread(
@@ -108,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             sink=sink,
             host=host,
             port=port,
+            congested=congested,
+            log=log,
         )
     else:
         source = (
@@ -117,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
                 extranonce_size=config.extranonce1_size + config.extranonce2_size
             )
         )
-        service = ServerThread(Pool(config, job_source=source, sink=sink), host=host, port=port)
+        pool = Pool(config, job_source=source, sink=sink, congested=congested, log=log)
+        service = ServerThread(pool, host=host, port=port, log=log)
     stop = threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
     stoppers = (signal.SIGTERM, signal.SIGINT)  # also when started with SIGINT ignored

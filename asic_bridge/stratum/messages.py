@@ -106,6 +106,8 @@ def parse_message(line: bytes | str) -> Message:
         obj = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"not JSON: {exc}") from None
+    except RecursionError:  # e.g. 30,000 nested brackets: this line only, not the stream
+        raise ProtocolError("JSON nested too deeply (a Stratum message is 3 levels deep)") from None
     if not isinstance(obj, dict):
         raise ProtocolError(f"expected a JSON object, got {type(obj).__name__}")
     msg_id = obj.get("id")

@@ -1,7 +1,10 @@
 """Typed parameters of each Stratum method: validate a ``params`` list, return values.
 
 Each ``parse_*`` function raises :class:`~asic_bridge.errors.ProtocolError` naming the
-method and the parameter at fault. Used by the pool (client calls) and by clients (pool
+method and the parameter at fault, also for a string longer than its stated maximum
+(:data:`MAX_JOB_ID_CHARS`, :data:`MAX_USER_CHARS`, :data:`MAX_EXTRANONCE2_HEX`,
+:data:`MAX_STRING_CHARS`), so nothing a peer sends is kept
+unbounded. Used by the pool (client calls) and by clients (pool
 calls), so a client can reuse them.
 """
 
@@ -15,21 +18,39 @@ from asic_bridge.errors import ProtocolError
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 
+MAX_JOB_ID_CHARS = 64
+"""Longest job id accepted from a peer (pools use a few hex digits)."""
+MAX_USER_CHARS = 256
+"""Longest user / worker name or password (a bech32 address plus a worker suffix is ~100)."""
+MAX_STRING_CHARS = 256
+"""Longest other string parameter (user agent, session id, extension names)."""
+MAX_EXTRANONCE2_HEX = 64
+"""Longest extranonce2 accepted at parse (32 bytes, twice the largest configurable size;
+the share check then holds it to the pool's extranonce2 size)."""
+MAX_EXTENSIONS = 16
+"""Most ``mining.configure`` extensions in one call."""
+
 
 def _require(method: str, params: list[Any], count: int, names: str) -> None:
     if len(params) < count:
         raise ProtocolError(f"{method} needs {count} params ({names}), got {len(params)}")
 
 
-def _string(method: str, name: str, value: Any) -> str:
+def _string(method: str, name: str, value: Any, max_chars: int | None = MAX_STRING_CHARS) -> str:
+    """A string parameter of at most ``max_chars`` characters (None: bounded by the line)."""
     if not isinstance(value, str):
         raise ProtocolError(f"{method}: {name} must be a string, got {type(value).__name__}")
+    if max_chars is not None and len(value) > max_chars:
+        raise ProtocolError(
+            f"{method}: {name} is {len(value)} characters, longer than the {max_chars} allowed"
+        )
     return value
 
 
-def hex_bytes(method: str, name: str, value: Any) -> bytes:
-    """A hex string parameter as bytes."""
-    text = _string(method, name, value)
+def hex_bytes(method: str, name: str, value: Any, max_chars: int | None = None) -> bytes:
+    """A hex string parameter (at most ``max_chars`` digits; None: bounded by the line,
+    as for a coinbase part from an upstream pool) as bytes."""
+    text = _string(method, name, value, max_chars)
     if len(text) % 2 or not _HEX.issuperset(text):
         raise ProtocolError(
             f"{method}: {name} must be an even-length hex string, got {text[:40]!r}"
@@ -50,6 +71,7 @@ def positive_number(method: str, name: str, value: Any) -> float:
     if isinstance(value, bool):
         raise ProtocolError(f"{method}: {name} must be a number, got a boolean")
     if isinstance(value, str):
+        _string(method, name, value, 64)
         try:
             value = float(value)
         except ValueError:
@@ -78,9 +100,9 @@ def parse_submit(params: list[Any]) -> Submit:
     """``[worker, job_id, extranonce2, ntime, nonce, version_bits?]``, all hex but worker/job."""
     m = "mining.submit"
     _require(m, params, 5, "worker, job_id, extranonce2, ntime, nonce")
-    worker = _string(m, "worker", params[0])
-    job_id = _string(m, "job_id", params[1])
-    extranonce2 = hex_bytes(m, "extranonce2", params[2])
+    worker = _string(m, "worker", params[0], MAX_USER_CHARS)
+    job_id = _string(m, "job_id", params[1], MAX_JOB_ID_CHARS)
+    extranonce2 = hex_bytes(m, "extranonce2", params[2], MAX_EXTRANONCE2_HEX)
     ntime = hex_u32(m, "ntime", params[3])
     nonce = hex_u32(m, "nonce", params[4])
     version_bits = None
@@ -106,6 +128,10 @@ def parse_configure(params: list[Any]) -> tuple[list[str], dict[str, Any]]:
     extensions = params[0]
     if not isinstance(extensions, list) or not all(isinstance(e, str) for e in extensions):
         raise ProtocolError(f"{m}: extensions must be an array of strings")
+    if len(extensions) > MAX_EXTENSIONS:
+        raise ProtocolError(f"{m}: {len(extensions)} extensions, more than the {MAX_EXTENSIONS} allowed")
+    for ext in extensions:
+        _string(m, "extension name", ext)
     options = params[1] if len(params) > 1 else {}
     if options is None:
         options = {}
@@ -124,6 +150,8 @@ def parse_subscribe(params: list[Any]) -> tuple[str | None, str | None]:
     m = "mining.subscribe"
     agent = _string(m, "user agent", params[0]) if params and params[0] is not None else None
     session = params[1] if len(params) > 1 and isinstance(params[1], str) else None
+    if session is not None:
+        _string(m, "session id", session)
     return agent, session
 
 
@@ -131,9 +159,9 @@ def parse_authorize(params: list[Any]) -> tuple[str, str]:
     """``[user, password?]``."""
     m = "mining.authorize"
     _require(m, params, 1, "user, password")
-    user = _string(m, "user", params[0])
+    user = _string(m, "user", params[0], MAX_USER_CHARS)
     password = params[1] if len(params) > 1 and params[1] is not None else ""
-    return user, _string(m, "password", password)
+    return user, _string(m, "password", password, MAX_USER_CHARS)
 
 
 SUGGEST_DIFFICULTY = "mining.suggest_difficulty"

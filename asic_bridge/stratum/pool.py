@@ -25,7 +25,9 @@ from asic_bridge.stratum.shares import ShareCheck
 from asic_bridge.stratum.vardiff import VarDiffConfig
 
 EventSink = Callable[[Event], None]
-"""Receives every event (e.g. ``CaptureWriter.write``); must not block."""
+"""Receives every event (e.g. ``CaptureWriter.write``); must not block for long. An
+exception from it means the event was not recorded: the pool answers the share with an
+error naming the cause (see :meth:`Pool.emit`)."""
 
 ShareHook = Callable[[ServerSession, Submit, ShareCheck, Job], None]
 """Called after each checked share of a known job (proxy mode forwards from here)."""
@@ -42,7 +44,10 @@ class JobPolicy(StrEnum):
 @dataclass(frozen=True, slots=True)
 class PoolConfig:
     """Pool settings. Times in seconds; sizes in bytes. ``users`` None means open
-    authorization; ``job_interval_s`` None means jobs only on demand."""
+    authorization; ``job_interval_s`` None means jobs only on demand.
+    ``max_shares_per_job``: accepted shares remembered per job and session for the
+    duplicate check (about 100 bytes each); past it the job's shares are answered stale
+    and the session gets a new job."""
 
     difficulty: float = 1.0
     min_difficulty: float = 1e-6
@@ -58,6 +63,7 @@ class PoolConfig:
     honor_suggested_difficulty: bool = False
     vardiff: VarDiffConfig | None = None
     max_bad_lines: int = 16
+    max_shares_per_job: int = 16_384
     handshake_timeout_s: float = 30.0
     idle_timeout_s: float | None = 900.0
     max_write_buffer_bytes: int = 1 << 20
@@ -74,11 +80,16 @@ class PoolConfig:
             raise ValueError(f"extranonce2_size must be 1..16 bytes, got {self.extranonce2_size}")
         if self.job_history < 1:
             raise ValueError("job_history must be >= 1")
+        if self.max_shares_per_job < 1:
+            raise ValueError("max_shares_per_job must be >= 1")
 
 
 class Pool:
     """Sessions and jobs of one pool (see the module docstring). ``seed`` makes the
-    extranonce1 sequence reproducible."""
+    extranonce1 sequence reproducible. ``congested`` (e.g.
+    ``CaptureWriter.is_congested``) returns True while the sink wants no more events for
+    now: the server then stops reading from its connections until it turns false.
+    ``log`` takes one-line messages (a sink failing, and recovering)."""
 
     def __init__(
         self,
@@ -88,11 +99,17 @@ class Pool:
         sink: EventSink | None = None,
         on_share: ShareHook | None = None,
         seed: int | None = None,
+        congested: Callable[[], bool] | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.job_source = job_source
         self.sink = sink
         self.on_share = on_share
+        self.congested = congested
+        self.log = log
+        self.sink_error: str | None = None
+        """Why the last event could not be recorded (None while the sink works)."""
         self.sessions: dict[int, ServerSession] = {}
         self.current_job: Job | None = None
         self.default_difficulty = config.difficulty
@@ -106,10 +123,25 @@ class Pool:
     def one_in_flight(self) -> bool:
         return self.config.policy is JobPolicy.ONE_IN_FLIGHT
 
-    def emit(self, event: Event) -> None:
-        """Hand an event to the sink (if any)."""
-        if self.sink is not None:
+    def emit(self, event: Event) -> bool:
+        """Hand an event to the sink (if any); False if the sink raised (the cause is in
+        :attr:`sink_error`, logged once per failure). Never raises: a full disk must not
+        close every miner or stop the job timer."""
+        if self.sink is None:
+            return True
+        try:
             self.sink(event)
+        except Exception as exc:
+            cause = str(exc) or type(exc).__name__
+            if self.sink_error != cause and self.log is not None:
+                self.log(f"cannot record events: {cause}; answering shares with an error")
+            self.sink_error = cause
+            return False
+        if self.sink_error is not None:
+            if self.log is not None:
+                self.log("recording events again")
+            self.sink_error = None
+        return True
 
     def share_checked(
         self, session: ServerSession, submit: Submit, check: ShareCheck, job: Job

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,6 +36,9 @@ from asic_bridge.stratum.pool import EventSink, JobPolicy, Pool, PoolConfig
 from asic_bridge.stratum.server import ServiceThread, StratumServer
 from asic_bridge.stratum.session import ServerSession
 from asic_bridge.stratum.shares import ShareCheck
+
+_MAX_PENDING = 4096
+"""Forwarded shares awaiting the upstream pool's answer, at most."""
 
 
 class _UpstreamJobs:
@@ -73,8 +77,12 @@ class StratumProxy:
         prefix_bytes: int | None = None,
         connect_timeout_s: float = 10.0,
         kernel_timestamps: bool = True,
+        congested: Callable[[], bool] | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.upstream = upstream
+        self.congested = congested
+        self.log = log
         self.client = ClientSession(user=user, password=password, agent="hashrc-proxy")
         self.config = config or PoolConfig()
         if self.config.policy is not JobPolicy.NORMAL:
@@ -129,6 +137,8 @@ class StratumProxy:
             job_source=_UpstreamJobs(),
             sink=self.sink,
             on_share=self._forward,
+            congested=self.congested,
+            log=self.log,
         )
         self.server = StratumServer(
             self.pool,
@@ -216,6 +226,8 @@ class StratumProxy:
         )
         self._writer.write(line)
         self.forwarded += 1
+        while len(self._pending) > _MAX_PENDING:  # upstream never answers: forget the oldest
+            del self._pending[next(iter(self._pending))]
 
     def _record_result(self, result: ShareResult) -> None:
         sent = self._pending.pop(result.msg_id, None)
@@ -239,7 +251,9 @@ class StratumProxy:
         )
 
     def _emit(self, event: Any) -> None:
-        if self.sink is not None:
+        if self.pool is not None:
+            self.pool.emit(event)  # a failing sink is logged there, never raised here
+        elif self.sink is not None:
             self.sink(event)
 
     async def close(self) -> None:

@@ -37,6 +37,10 @@ T = TypeVar("T")
 
 _READ_BYTES = 65536
 _ACCEPTS_PER_WAKE = 64
+_RESUME_POLL_S = 0.005
+"""How often paused connections check whether the event sink took its backlog (s)."""
+_ACCEPT_BACKOFF_S = (0.05, 1.0)
+"""First and longest pause of accepts when the process is out of descriptors (s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,7 @@ class _Connection:
         "fd",
         "last_rx_s",
         "opened_s",
+        "paused",
         "session",
         "sock",
         "splitter",
@@ -84,6 +89,7 @@ class _Connection:
         self._writing = False
         self._corked = False
         self._closed = False
+        self.paused = False
         self.splitter = LineSplitter()
         self._reader = recv_timestamped if kernel_ts else recv_plain
         self.opened_s = self.last_rx_s = time.monotonic()
@@ -93,6 +99,10 @@ class _Connection:
     # reading -----------------------------------------------------------------------------
 
     def _on_readable(self) -> None:
+        congested = self._server.pool.congested
+        if congested is not None and congested():
+            self._server.pause(self)  # the sink is behind: leave the bytes in the kernel
+            return
         try:
             data, t_ns, source = self._reader(self.sock, _READ_BYTES)
         except (BlockingIOError, InterruptedError):
@@ -174,11 +184,24 @@ class _Connection:
             with contextlib.suppress(OSError):
                 self.sock.send(self._out)
         self._closed = True
-        self._loop.remove_reader(self.fd)
+        if not self.paused:
+            self._loop.remove_reader(self.fd)
         if self._writing:
             self._loop.remove_writer(self.fd)
         self.sock.close()
         self._server.forget(self)
+        self.session.detach()  # no session <-> connection cycle left for the GC
+
+    def pause(self) -> None:
+        """Stop reading (the peer's bytes wait in the kernel, then TCP holds it back)."""
+        if not self.paused and not self._closed:
+            self.paused = True
+            self._loop.remove_reader(self.fd)
+
+    def resume(self) -> None:
+        if self.paused and not self._closed:
+            self.paused = False
+            self._loop.add_reader(self.fd, self._on_readable)
 
 
 async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
@@ -221,9 +244,19 @@ class StratumServer:
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._listener: socket.socket | None = None
         self._connections: dict[int, _Connection] = {}
+        self._paused: dict[int, _Connection] = {}
+        self._resume_handle: asyncio.TimerHandle | None = None
+        self._accept_backoff_s = _ACCEPT_BACKOFF_S[0]
+        self._accept_handle: asyncio.TimerHandle | None = None
+        self.accept_pauses = 0
+        """How often accepting was paused for lack of file descriptors."""
+        self.read_pauses = 0
+        """How often a connection stopped being read because the event sink was behind."""
         self._tasks: list[asyncio.Task[None]] = []
         self._loop_thread: int | None = None
         self.kernel_timestamps_active = False
+        if pool.log is None and log is not None:
+            pool.log = log
 
     def log(self, text: str) -> None:
         if self._log is not None:
@@ -258,8 +291,13 @@ class StratumServer:
     async def close(self) -> None:
         """Stop listening and close every connection (idempotent)."""
         await cancel_and_wait(self._tasks)
+        for handle in (self._resume_handle, self._accept_handle):
+            if handle is not None:
+                handle.cancel()
+        self._resume_handle = self._accept_handle = None
         if self._listener is not None:
-            self.loop.remove_reader(self._listener.fileno())
+            if self._accepting:
+                self.loop.remove_reader(self._listener.fileno())
             self._listener.close()
             self._listener = None
         for conn in list(self._connections.values()):
@@ -283,7 +321,50 @@ class StratumServer:
 
     def forget(self, conn: _Connection) -> None:
         self._connections.pop(conn.fd, None)
+        self._paused.pop(conn.fd, None)
         self.pool.close_session(conn.session)
+
+    # back-pressure from the event sink ------------------------------------------------
+
+    def pause(self, conn: _Connection) -> None:
+        """Stop reading ``conn`` until the pool's sink is no longer congested."""
+        conn.pause()
+        self._paused[conn.fd] = conn
+        self.read_pauses += 1
+        if self._resume_handle is None:
+            self._resume_handle = self.loop.call_later(_RESUME_POLL_S, self._try_resume)
+
+    def _try_resume(self) -> None:
+        self._resume_handle = None
+        congested = self.pool.congested
+        if congested is not None and congested():
+            self._resume_handle = self.loop.call_later(_RESUME_POLL_S, self._try_resume)
+            return
+        paused, self._paused = self._paused, {}
+        for conn in paused.values():
+            conn.resume()
+
+    # accepting ---------------------------------------------------------------------------
+
+    @property
+    def _accepting(self) -> bool:
+        return self._accept_handle is None
+
+    def _pause_accepts(self, exc: OSError) -> None:
+        """Out of descriptors (or kernel memory): stop watching the listener for a while
+        instead of waking on it in a loop; the backoff doubles up to one second."""
+        assert self._listener is not None
+        delay = self._accept_backoff_s
+        self.accept_pauses += 1
+        self.log(f"accept: {exc.strerror or exc}; pausing new connections for {delay:.2f} s")
+        self.loop.remove_reader(self._listener.fileno())
+        self._accept_handle = self.loop.call_later(delay, self._resume_accepts)
+        self._accept_backoff_s = min(2 * delay, _ACCEPT_BACKOFF_S[1])
+
+    def _resume_accepts(self) -> None:
+        self._accept_handle = None
+        if self._listener is not None:
+            self.loop.add_reader(self._listener.fileno(), self._on_accept)
 
     def _on_accept(self) -> None:
         assert self._listener is not None
@@ -294,9 +375,11 @@ class StratumServer:
                 return
             except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    self.log(f"accept: {exc}; retrying later")
-                    return
-                raise
+                    self._pause_accepts(exc)
+                else:  # e.g. ECONNABORTED: that peer is gone, the listener is fine
+                    self.log(f"accept: {exc}")
+                return
+            self._accept_backoff_s = _ACCEPT_BACKOFF_S[0]
             sock.setblocking(False)
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -314,7 +397,10 @@ class StratumServer:
     async def _job_timer(self, interval_s: float) -> None:
         while True:
             await asyncio.sleep(interval_s)
-            self.pool.new_job()
+            try:
+                self.pool.new_job()
+            except Exception as exc:  # the timer must outlive any one failure
+                self.log(f"job timer: {exc!r}")
 
     async def _sweep(self) -> None:
         cfg = self.pool.config
@@ -322,12 +408,17 @@ class StratumServer:
         period = min([1.0, *(t / 4 for t in timeouts)])
         while True:
             await asyncio.sleep(period)
-            now = time.monotonic()
-            for conn in list(self._connections.values()):
-                handshake_over = now - conn.opened_s > cfg.handshake_timeout_s
-                idle = cfg.idle_timeout_s is not None and now - conn.last_rx_s > cfg.idle_timeout_s
-                if (handshake_over and not conn.session.started) or idle:
-                    conn.close()
+            self._sweep_once(time.monotonic())
+
+    def _sweep_once(self, now: float) -> None:
+        """Close connections past their handshake or idle timeout. A function of its own
+        so no loop variable keeps the last connection alive while the sweeper sleeps."""
+        cfg = self.pool.config
+        for conn in list(self._connections.values()):
+            handshake_over = now - conn.opened_s > cfg.handshake_timeout_s
+            idle = cfg.idle_timeout_s is not None and now - conn.last_rx_s > cfg.idle_timeout_s
+            if (handshake_over and not conn.session.started) or idle:
+                conn.close()
 
     # thread-safe control ---------------------------------------------------------------
 

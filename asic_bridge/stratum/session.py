@@ -37,7 +37,7 @@ from asic_bridge.stratum.rejects import (
     error_line,
     reject_line,
 )
-from asic_bridge.stratum.shares import DuplicateKey, ShareCheck, check_share
+from asic_bridge.stratum.shares import DuplicateKey, ShareCheck, check_share, duplicate_key
 from asic_bridge.stratum.vardiff import VarDiff
 
 if TYPE_CHECKING:
@@ -51,10 +51,15 @@ def _target(difficulty: float) -> int:
     return target_of_difficulty(difficulty)
 
 
+def _discard(data: bytes) -> None:
+    """The ``write`` of a detached session."""
+
+
 @dataclass(slots=True)
 class JobSlot:
     """A job as sent to one session: the difficulty in force when it was sent, whether a
-    later clean job made it stale, and the duplicate keys seen for it."""
+    later clean job made it stale, and the keys of the shares accepted for it (bounded
+    by ``PoolConfig.max_shares_per_job``)."""
 
     job: Job
     difficulty: float
@@ -158,9 +163,13 @@ class ServerSession:
         except ProtocolError as exc:
             self._bad_line(msg_id, str(exc))
 
-    def _bad_line(self, msg_id: JsonId, text: str) -> None:
+    def _bad_line(self, msg_id: JsonId, text: str, code: int = OTHER) -> None:
+        self._send(error_line(msg_id, code, text))
+        self._count_bad(text)
+
+    def _count_bad(self, text: str) -> None:
+        """Count a line the peer should not have sent; too many close the session."""
         self.bad_lines += 1
-        self._send(error_line(msg_id, OTHER, text))
         if self.bad_lines >= self.pool.config.max_bad_lines:
             self.close_reason = f"{self.bad_lines} bad lines, last: {text}"
 
@@ -199,6 +208,7 @@ class ServerSession:
         users = self.pool.config.users
         if users is not None and users.get(user) != password:
             self._send(encode_response(msg_id, False, [UNAUTHORIZED, "Unauthorized worker", None]))
+            self._count_bad(f"authorization refused for user {user[:40]!r}")
             return
         self.user = user
         self.authorized = True
@@ -222,15 +232,17 @@ class ServerSession:
                 if not self.subscribed
                 else (UNAUTHORIZED, "Unauthorized worker")
             )
-            self._send(error_line(msg_id, code, text))
             self._record_malformed(params, t_ns, t_source, t_parse, ShareOutcome.UNAUTHORIZED)
+            self._bad_line(msg_id, text, code)
             return
         try:
             submit = methods.parse_submit(params)
         except ProtocolError as exc:
-            self._send(reject_line(msg_id, ShareOutcome.MALFORMED, style, str(exc)))
             self._record_malformed(params, t_ns, t_source, t_parse)
+            self._send(reject_line(msg_id, ShareOutcome.MALFORMED, style, str(exc)))
+            self._count_bad(str(exc))
             return
+        pool = self.pool
         slot = self.jobs.get(submit.job_id)
         bits = submit.version_bits or 0
         if slot is None:
@@ -249,15 +261,11 @@ class ServerSession:
                 target=_target(difficulty),
                 stale=slot.stale,
                 seen=slot.seen,
+                seen_limit=pool.config.max_shares_per_job,
             )
         accepted = check.outcome is ShareOutcome.ACCEPTED
-        self._send(
-            encode_true(msg_id)
-            if accepted
-            else reject_line(msg_id, check.outcome, style, check.message)
-        )
         self.shares += 1
-        self.pool.emit(
+        recorded = pool.emit(
             ShareEvent(
                 t_ns=t_ns,
                 device=self.device,
@@ -271,16 +279,43 @@ class ServerSession:
                 t_parse_mono_ns=t_parse,
             )
         )
+        if recorded:  # queued for the capture before the miner hears "accepted"
+            self._send(
+                encode_true(msg_id)
+                if accepted
+                else reject_line(msg_id, check.outcome, style, check.message)
+            )
+        else:  # nothing stored: say why; the miner may send it again once it can be
+            if accepted and slot is not None:
+                slot.seen.discard(duplicate_key(submit))
+            accepted = False
+            self._send(error_line(msg_id, OTHER, f"cannot record shares: {pool.sink_error}"))
         if slot is not None:
-            self.pool.share_checked(self, submit, check, slot.job)
+            pool.share_checked(self, submit, check, slot.job)
         if accepted:
             self.accepted += 1
             if self._vardiff is not None:
                 new = self._vardiff.on_share(difficulty, time.monotonic())
                 if new is not None:
                     self.set_difficulty(new)
-        if self.pool.one_in_flight and self.started:
-            self.send_job(self.pool.make_job())
+        if pool.one_in_flight and self.started:
+            self.send_job(pool.make_job())
+        elif (
+            slot is not None
+            and len(slot.seen) >= pool.config.max_shares_per_job
+            and next(reversed(self.jobs)) == submit.job_id
+        ):
+            self._job_full()
+
+    def _job_full(self) -> None:
+        """The newest job of this session holds as many accepted shares as the duplicate
+        check keeps: send this session a fresh job (its later shares for the full one
+        are answered stale). A pool without its own jobs (a proxy) waits for upstream."""
+        try:
+            job = self.pool.make_job()
+        except RuntimeError:
+            return
+        self.send_job(job)
 
     def _record_malformed(
         self, params: list[Any], t_ns: int, t_source: TimestampSource, t_parse: int,
@@ -367,6 +402,13 @@ class ServerSession:
                 clean=job.clean,
             )
         )
+
+    def detach(self) -> None:
+        """The transport closed: drop the reference to its ``write`` (so a closed session
+        and its connection do not keep each other alive) and send nothing more."""
+        if self.close_reason is None:
+            self.close_reason = "closed"
+        self._write = _discard
 
     def send_raw(self, line: bytes) -> None:
         """Send an already-encoded line (e.g. ``client.show_message``)."""

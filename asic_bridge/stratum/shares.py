@@ -3,11 +3,13 @@
 The order of the checks: extranonce2 length (malformed), ntime within
 [job ntime, job ntime + :data:`NTIME_WINDOW_S`], version bits inside the negotiated mask,
 then the hash (computed for every share whose header can be rebuilt, so a rejected
-share still carries what difficulty it reached), stale job, duplicate, difficulty.
+share still carries what difficulty it reached), stale job, duplicate, difficulty, and
+last the bound on accepted shares kept per job for the duplicate check.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from asic_bridge.events import ShareOutcome
@@ -18,7 +20,17 @@ from asic_bridge.stratum.methods import Submit
 NTIME_WINDOW_S = 7000
 """How far past the job's ntime a share's ntime may be, in seconds (ckpool's rule)."""
 
-DuplicateKey = tuple[bytes, int, int, int]
+DuplicateKey = bytes
+"""What makes two submits of one job and session the same share: extranonce2, ntime,
+nonce and the rolled version bits (a version-rolled share with the same nonce is a
+different header, not a duplicate). Packed into one bytes object (about 60 bytes)."""
+
+_KEY_TAIL = struct.Struct("<III")
+
+
+def duplicate_key(submit: Submit) -> DuplicateKey:
+    """The duplicate key of a submit (see :data:`DuplicateKey`)."""
+    return submit.extranonce2 + _KEY_TAIL.pack(submit.ntime, submit.nonce, submit.version_bits or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +61,14 @@ def check_share(
     target: int,
     stale: bool,
     seen: set[DuplicateKey],
+    seen_limit: int | None = None,
 ) -> ShareCheck:
     """Judge ``submit`` against ``job``. ``target`` is the largest acceptable hash integer
     (see :func:`asic_bridge.hashing.target_of_difficulty`); ``seen`` holds the keys of
-    shares already counted for this job and session and is updated on acceptance-path
-    shares. Never raises for a bad share: a reject is a value."""
+    the shares accepted for this job and session, and gains the key of a share accepted
+    now (rejected shares never enter it). Once it holds ``seen_limit`` keys, further
+    valid shares of the job are answered STALE (the set stays bounded; the pool sends a
+    new job). Never raises for a bad share: a reject is a value."""
     bits = submit.version_bits or 0
     if len(submit.extranonce2) != extranonce2_size:
         return ShareCheck(
@@ -92,12 +107,11 @@ def check_share(
     share_difficulty = float("inf") if value == 0 else DIFF1_TARGET / value
     if stale:
         return ShareCheck(ShareOutcome.STALE, share_difficulty, version, "stale job", header, value)
-    key = (submit.extranonce2, submit.ntime, submit.nonce, bits)
+    key = duplicate_key(submit)
     if key in seen:
         return ShareCheck(
             ShareOutcome.DUPLICATE, share_difficulty, version, "duplicate share", header, value
         )
-    seen.add(key)
     if value > target:
         return ShareCheck(
             ShareOutcome.LOW_DIFFICULTY,
@@ -107,4 +121,14 @@ def check_share(
             header,
             value,
         )
+    if seen_limit is not None and len(seen) >= seen_limit:
+        return ShareCheck(
+            ShareOutcome.STALE,
+            share_difficulty,
+            version,
+            f"this job already has {seen_limit} accepted shares (the limit); mine the newer job",
+            header,
+            value,
+        )
+    seen.add(key)
     return ShareCheck(ShareOutcome.ACCEPTED, share_difficulty, version, "accepted", header, value)
