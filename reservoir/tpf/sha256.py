@@ -94,10 +94,10 @@ def compress(
             s1 = _rotr(w2, 17) ^ _rotr(w2, 19) ^ (w2 >> np.uint32(10))
             w.append(w[t - 16] + s0 + w[t - 7] + s1)
         big_s1 = _rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)
-        ch = (e & f) ^ (~e & g)
+        ch = g ^ (e & (f ^ g))
         t1 = h + big_s1 + ch + K[t] + w[t]
         big_s0 = _rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)
-        maj = (a & b) ^ (a & c) ^ (b & c)
+        maj = (a & b) | (c & (a | b))
         t2 = big_s0 + maj
         h, g, f = g, f, e
         e = d + t1
