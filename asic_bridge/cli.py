@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "emulate": "emulator.commands",
     "pool": "asic_bridge.stratum.commands",
     "tpf": "reservoir.commands.tpf",
+    "hashrate": "reservoir.commands.hashrate",
 }
 
 
