@@ -21,10 +21,10 @@ from pathlib import Path
 from asic_bridge.capture.store import CaptureWriter
 from asic_bridge.events import Event, ShareEvent
 from asic_bridge.serial import codec
+from asic_bridge.serial.chain import ChainDriver
 from asic_bridge.serial.chips import BM1366
 from asic_bridge.serial.codec import Job, NonceReply, ReplyStreamParser
-from asic_bridge.serial.driver import ChainDriver
-from emulator.faces.uart import search_nonce
+from emulator.mining import search_chip_nonce
 
 PROOF = 2.0**-20
 
@@ -89,7 +89,7 @@ def _nonces(job: Job, n: int) -> list[bytes]:
     out = []
     rng = random.Random(2)
     while len(out) < n:
-        reply, _ = search_nonce(BM1366, job, address=0, core=rng.randrange(112),
+        reply, _ = search_chip_nonce(BM1366, job, address=0, core=rng.randrange(112),
                                 start=rng.randrange(1 << 17), difficulty=PROOF, version_mask=0)
         if reply is not None:
             out.append(codec.encode_nonce_reply(reply))
@@ -128,7 +128,9 @@ def bench_latency(kind: str, samples: int, tmp: Path) -> dict[str, float]:
         master, slave = os.openpty()
         tty.setraw(slave)
         url = os.ttyname(slave)
-    drv = ChainDriver(url, sink=sink, ticket_difficulty=1, verify_difficulty=PROOF).open()
+    drv = ChainDriver(url, sink=sink).open()
+    drv.emulated = True  # the far end stands for an emulated chain: sub-1 tickets allowed
+    drv.set_ticket_difficulty(PROOF)  # verified against what was written
     if kind == "tcp":
         conn, _ = server.accept()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

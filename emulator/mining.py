@@ -12,6 +12,11 @@ emulator has threads) from an asyncio loop. :func:`work_coordinates` lays out th
 space of one job the way ESP-Miner does: extranonce2 a little-endian counter, the version
 rolled inside the negotiated mask.
 
+:func:`search_chip_nonce` is the same search as a BM13xx chip core does it, for the chip
+UART face: one core's nonce sub-range (chip address and core in the nonce's top bits),
+the version rolled per small core; :func:`measure_chip_search_hs` times it on this host.
+:func:`spread_bits` is the one bit-scatter (version rolling) both use.
+
 Unit of difficulty: pool difficulty ("pdiff"); a share at difficulty ``D`` costs on average
 ``D * 2**32`` hashes (:data:`HASHES_PER_DIFFICULTY`).
 """
@@ -20,12 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import multiprocessing
 import os
 import signal
 import time
 from dataclasses import dataclass
 
+from asic_bridge.hashing import target_of_difficulty
+from asic_bridge.serial.chips import ChipFamily
+from asic_bridge.serial.codec import Job as ChipJob
+from asic_bridge.serial.codec import NonceReply
 from asic_bridge.stratum.client import scan_nonces
 from asic_bridge.stratum.jobs import Job, SyntheticJobSource
 
@@ -92,6 +102,80 @@ def spread_bits(value: int, mask: int) -> int:
         value >>= 1
         mask ^= low
     return out
+
+
+CHIP_NONCE_COUNTER_BITS = 17
+"""Nonces per (chip address, core) sub-range: 2**17 (BM1366: chip address in bits
+17..24 and core in bits 25..31 of the nonce read big-endian)."""
+
+
+def search_chip_nonce(
+    fam: ChipFamily,
+    job: ChipJob,
+    *,
+    address: int,
+    core: int,
+    start: int,
+    difficulty: float,
+    version_mask: int,
+    version_start: int = 0,
+    max_hashes: int = 1 << 26,
+) -> tuple[NonceReply | None, int]:
+    """Find a nonce in one chip core's sub-range meeting ``difficulty``; returns
+    (reply as the chip sends it, hashes done).
+
+    Counters run from ``start`` through the 2**17 nonces of (chip address, core); the
+    small cores of a core hash the same nonce with successive rolled versions (one per
+    small core, :func:`spread_bits` of a counter into ``version_mask``'s rolling field).
+    Returns (None, hashes) if ``max_hashes`` run out first.
+    """
+    target = target_of_difficulty(difficulty)
+    rolls = (version_mask >> 13) & 0xFFFF
+    lanes = fam.small_cores_per_core if rolls else 1
+    tail_fixed = job.merkle_root[28:] + job.ntime.to_bytes(4, "little") + job.nbits.to_bytes(
+        4, "little"
+    )
+    span = 1 << CHIP_NONCE_COUNTER_BITS
+    prefix = (core << 25) | (address << CHIP_NONCE_COUNTER_BITS)
+    sha = hashlib.sha256
+    hashes = 0
+    block = 256
+    version_base = version_start
+    while hashes < max_hashes:
+        mids = []
+        for lane in range(lanes):
+            field_ = spread_bits(version_base + lane, rolls) if rolls else 0
+            version = job.version | (field_ << 13)
+            mids.append((lane, field_, sha(version.to_bytes(4, "little") + job.prev_hash
+                                            + job.merkle_root[:28])))
+        for b0 in range(0, span, block):
+            for lane, field_, mid in mids:
+                for i in range(b0, b0 + block):
+                    raw = (prefix | ((start + i) & (span - 1))).to_bytes(4, "big")
+                    h = mid.copy()
+                    h.update(tail_fixed + raw)
+                    if int.from_bytes(sha(h.digest()).digest(), "little") <= target:
+                        id_byte = fam.id_byte_for(job.job_id, lane)
+                        return NonceReply(raw, 0, id_byte, field_), hashes + i - b0 + 1
+                hashes += block
+            if hashes >= max_hashes:
+                break
+        version_base += lanes
+    return None, hashes
+
+
+def measure_chip_search_hs(fam: ChipFamily, seconds: float = 0.05) -> float:
+    """Hashes per second :func:`search_chip_nonce` does on this host, in this thread
+    (a search that cannot succeed, timed for about ``seconds``)."""
+    job = ChipJob(0, 0x20000000, bytes(32), bytes(32), 0, 0)
+    hashes, t0 = 0, time.perf_counter()
+    while True:
+        _, n = search_chip_nonce(fam, job, address=0, core=0, start=0, difficulty=2.0**40,
+                                 version_mask=0, max_hashes=4096)
+        hashes += n
+        elapsed = time.perf_counter() - t0
+        if elapsed >= seconds:
+            return hashes / elapsed
 
 
 def work_coordinates(

@@ -70,6 +70,12 @@ class ChipFamily:
     nonce_chip_shift: int = 17
     nonce_core_shift: int = 25
     nonce_core_mask: int = 0x7F
+    # Highest clock (MHz) the driver ever programs, override or not. No BM13xx datasheet
+    # is public; the PLL alone reaches ~2.9 GHz (fb 235, ref 1, p1 2, p2 1), which no
+    # core can run. 1000 MHz is about 1.7x ESP-Miner's highest offered BM1366 clock
+    # (575 MHz) and 1.5x the S9's stock 650 MHz: a chosen ceiling against mistakes
+    # (a typo, a unit slip), not a measured limit.
+    max_clock_mhz: float = 1000.0
 
     @property
     def chip_id_bytes(self) -> bytes:

@@ -16,13 +16,13 @@ below the ticket target.
 from __future__ import annotations
 
 import binascii
-import math
 from collections import Counter
 from dataclasses import dataclass
 
 from asic_bridge.errors import ProtocolError
 from asic_bridge.hashing import difficulty_of_hash, sha256d, target_of_difficulty
 from asic_bridge.serial.chips import BM1366, ChipFamily
+from asic_bridge.serial.ticket import ticket_difficulty_of, ticket_mask_value  # noqa: F401 (re-exported)
 
 # header bits
 TYPE_JOB = 0x20
@@ -120,23 +120,6 @@ def write_register(
     return command(header, bytes((_byte(address), _byte(register))) + value)
 
 
-def ticket_mask_value(difficulty: float) -> bytes:
-    """The 4 value bytes of the ticket-mask register for a difficulty: (largest power of
-    two <= ceil(difficulty)) - 1, big-endian, each byte bit-reversed. Difficulties below
-    1 give mask 0 (the chip's floor, difficulty 1)."""
-    if not math.isfinite(difficulty) or difficulty <= 0:
-        raise ValueError(f"ticket difficulty must be positive and finite, got {difficulty}")
-    diff_int = min(max(1, math.ceil(difficulty)), 2**32)
-    mask = (1 << (diff_int.bit_length() - 1)) - 1
-    return bytes(_REVERSED[b] for b in (mask & 0xFFFFFFFF).to_bytes(4, "big"))
-
-
-def ticket_difficulty_of(value: bytes) -> int:
-    """Inverse of :func:`ticket_mask_value`: the power-of-two difficulty a mask encodes."""
-    mask = int.from_bytes(bytes(_REVERSED[b] for b in value), "big")
-    return mask + 1
-
-
 def version_mask_value(mask: int) -> bytes:
     """Version-rolling register (0xA4) value ``90 00 hi lo`` of ``mask >> 13``."""
     if not 0 <= mask <= 0xFFFFFFFF:
@@ -147,9 +130,6 @@ def version_mask_value(mask: int) -> bytes:
 def version_mask_of(value: bytes) -> int:
     """Inverse of :func:`version_mask_value` (the rollable version bits)."""
     return int.from_bytes(value[2:4], "big") << 13
-
-
-_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 
 
 def _byte(x: int) -> int:

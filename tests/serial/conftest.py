@@ -10,15 +10,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from uart_helpers import PROOF, FaceFactory
+from uart_helpers import FaceFactory, face_config, physics_for
 
-from emulator.faces.uart import (
-    ConstantPhysics,
-    PtyUartFace,
-    TcpUartFace,
-    UartChainFace,
-    UartFaceConfig,
-)
+from emulator.faces.uart import PtyUartFace, TcpUartFace, UartChainFace
 
 
 def _fds() -> set[str]:
@@ -52,10 +46,11 @@ def make_face(request: pytest.FixtureRequest) -> Iterator[FaceFactory]:
     """Start an emulated chain; returns (face, URL for pyserial). Closed after the test."""
     faces: list[UartChainFace] = []
 
-    def factory(*, chips: int = 1, speed: float = 0.01, hw_error: float = 0.0,
+    def factory(*, chips: int = 1, rate: float = 2.0, hw_error: float = 0.0,
                 **config: object) -> tuple[UartChainFace, str]:
-        physics = ConstantPhysics(chip_count=chips, speed=speed, hw_error_probability=hw_error)
-        cfg = UartFaceConfig(seed=1234, proof_difficulty=PROOF, **config)  # type: ignore[arg-type]
+        """``rate``: nonces/s per chip at the suggested ticket difficulty."""
+        physics = physics_for(rate, chips=chips, hw_error=hw_error)
+        cfg = face_config(**config)
         if request.param == "pty":
             face: UartChainFace = PtyUartFace(physics, cfg).start()
             url = face.path  # type: ignore[attr-defined]

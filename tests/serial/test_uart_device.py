@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from uart_helpers import PROOF, wait_for
+from uart_helpers import face_config, physics_for, wait_for
 
 from asic_bridge import device as device_mod
 from asic_bridge.errors import EnvelopeError, UnknownKnobError
 from asic_bridge.events import ControlEvent, JobEvent, ShareEvent
 from asic_bridge.serial.driver import SerialDevice, open_url, parse_url
-from emulator.faces.uart import ConstantPhysics, PtyUartFace, TcpUartFace, UartFaceConfig
+from emulator.faces.uart import PtyUartFace, TcpUartFace
 
 
 def test_parse_url() -> None:
@@ -31,13 +31,12 @@ def _collect(dev: SerialDevice, into: list) -> int:
 
 @pytest.mark.parametrize("kind", ["pty", "tcp"])
 def test_device_backend_end_to_end(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    physics = ConstantPhysics(speed=0.05)
-    cfg = UartFaceConfig(seed=9, proof_difficulty=PROOF)
+    physics = physics_for(5.0)
+    cfg = face_config(seed=9)
     face = (PtyUartFace if kind == "pty" else TcpUartFace)(physics, cfg).start()
     port = face.path if kind == "pty" else face.url  # type: ignore[attr-defined]
     monkeypatch.setitem(device_mod.BACKENDS, "serial", "asic_bridge.serial.driver:open_url")
-    url = f"serial://{port}?chip=bm1366&ticket_difficulty=1&verify_difficulty={PROOF}" \
-          "&job_interval_s=0.5"
+    url = f"serial://{port}?chip=bm1366&job_interval_s=0.5"
     try:
         with device_mod.open_device(url) as dev:
             assert isinstance(dev, SerialDevice) and dev.spec.model == "lv06"

@@ -7,7 +7,7 @@ import hashlib
 from collections import Counter
 
 import pytest
-from uart_helpers import PROOF, FaceFactory, wait_for
+from uart_helpers import TICKET, FaceFactory, wait_for
 
 from asic_bridge.errors import EnvelopeError
 from asic_bridge.events import ControlEvent, Event, JobEvent, ShareEvent, TimestampSource
@@ -20,19 +20,19 @@ JOB = dict(version=0x20000000, prev_hash=bytes(range(32)), merkle_root=bytes(ran
 
 
 def _driver(url: str, events: list[Event]) -> ChainDriver:
-    return ChainDriver(url, sink=events.append, spec=LV06, ticket_difficulty=4.0,
-                       verify_difficulty=PROOF, reconnect_timeout_s=0.3).open()
+    # no ticket difficulty given: the emulated chain's suggestion (TICKET) is written
+    return ChainDriver(url, sink=events.append, spec=LV06, reconnect_timeout_s=0.3).open()
 
 
 def test_enumerate_clock_jobs_and_attributed_nonces(make_face: FaceFactory) -> None:
-    # 4 chips at 500 MHz x 894 small cores x speed 0.2 -> ~5 shares/s/chip at ticket 4
-    face, url = make_face(chips=4, speed=0.2)
+    face, url = make_face(chips=4, rate=5.0)  # ~5 nonces/s/chip at TICKET
     events: list[Event] = []
     with _driver(url, events) as drv:
         assert drv.initialise(frequency_mhz=500.0) == 4
         assert wait_for(lambda: [c.address for c in face.chain.chips] == [0, 64, 128, 192])
         assert wait_for(lambda: face.chain.physics.frequency_mhz(3) == 500.0)
-        assert face.chain.ticket_difficulty == 4.0
+        assert drv.emulated and drv.ticket_difficulty == TICKET
+        assert face.chain.ticket_difficulty == TICKET  # what the chips apply
         assert face.chain.version_mask == 0x1FFFE000
         controls = [e for e in events if isinstance(e, ControlEvent)]
         assert controls and controls[0].value == 500.0 and controls[0].requested == 500.0
@@ -50,11 +50,11 @@ def test_enumerate_clock_jobs_and_attributed_nonces(make_face: FaceFactory) -> N
     assert set(Counter(s.chip for s in shares)) == {0, 1, 2, 3}
     for s in shares:
         assert s.t_source is TimestampSource.SERIAL and s.job_id == f"{job.job_id:02x}"
-        assert 0 <= s.core < 112 and s.share_difficulty >= PROOF * 65535 / 65536
+        assert 0 <= s.core < 112 and s.share_difficulty >= TICKET * 65535 / 65536
         # independent re-check of the proof of work
         header = job.header(s.nonce.to_bytes(4, "little"), job.version | s.version_bits)
         digest = hashlib.sha256(hashlib.sha256(header).digest()).digest()
-        assert int.from_bytes(digest, "little") <= codec.target_for(PROOF)
+        assert int.from_bytes(digest, "little") <= codec.target_for(TICKET)
         assert (s.nonce.to_bytes(4, "little")[0] & 0xFE) // 2 == s.core  # core bits 25..31
     assert len({s.nonce for s in shares}) == len(shares)
 

@@ -10,12 +10,12 @@ import socket
 import time
 
 import pytest
-from uart_helpers import PROOF, FaceFactory, wait_for
+from uart_helpers import TICKET, FaceFactory, face_config, physics_for, wait_for
 
 from asic_bridge.errors import DeviceError
 from asic_bridge.events import Event, ShareEvent
 from asic_bridge.serial.driver import ChainDriver
-from emulator.faces.uart import ConstantPhysics, PtyUartFace, TcpUartFace, UartFaceConfig
+from emulator.faces.uart import ConstantPhysics, PtyUartFace, TcpUartFace
 
 JOB = dict(version=0x20000000, prev_hash=bytes(range(32)), merkle_root=bytes(range(32, 64)),
            ntime=1_700_000_000, nbits=0x1705DD01)
@@ -23,8 +23,7 @@ JOB = dict(version=0x20000000, prev_hash=bytes(range(32)), merkle_root=bytes(ran
 
 def _driver(url: str, events: list[Event], **kw: object) -> ChainDriver:
     kw.setdefault("reconnect_timeout_s", 0.3)
-    return ChainDriver(url, sink=events.append, ticket_difficulty=1.0,
-                       verify_difficulty=PROOF, **kw)  # type: ignore[arg-type]
+    return ChainDriver(url, sink=events.append, **kw)  # type: ignore[arg-type]
 
 
 def _shares(events: list[Event]) -> list[ShareEvent]:
@@ -32,7 +31,7 @@ def _shares(events: list[Event]) -> list[ShareEvent]:
 
 
 def test_crc_errors_and_garbage_are_counted_and_skipped(make_face: FaceFactory) -> None:
-    face, url = make_face(chips=2, speed=0.03)  # ~3 shares/s per chip at ticket 1
+    face, url = make_face(chips=2, rate=3.0)
     events: list[Event] = []
     with _driver(url, events) as drv:
         assert drv.initialise() == 2
@@ -46,12 +45,12 @@ def test_crc_errors_and_garbage_are_counted_and_skipped(make_face: FaceFactory) 
         assert wait_for(lambda: len(_shares(events)) >= before + 3)
         assert drv.counters["garbage_bytes"] >= 10
         # every share that reached the sink is a verified, attributed one
-        assert all(s.chip in (0, 1) and s.share_difficulty >= PROOF * 0.99
+        assert all(s.chip in (0, 1) and s.share_difficulty >= TICKET * 0.99
                    for s in _shares(events))
 
 
 def test_dropped_bytes_resync(make_face: FaceFactory) -> None:
-    face, url = make_face(speed=0.05)
+    face, url = make_face(rate=5.0)
     events: list[Event] = []
     with _driver(url, events) as drv:
         drv.initialise()
@@ -65,7 +64,7 @@ def test_dropped_bytes_resync(make_face: FaceFactory) -> None:
 
 
 def test_hardware_errors_are_counted_as_bad_hashes(make_face: FaceFactory) -> None:
-    face, url = make_face(speed=0.05, hw_error=0.5)
+    face, url = make_face(rate=5.0, hw_error=0.5)
     events: list[Event] = []
     with _driver(url, events) as drv:
         drv.initialise()
@@ -95,8 +94,7 @@ def test_a_missing_chip_is_not_enumerated(make_face: FaceFactory) -> None:
 
 
 def test_pty_closing_gives_a_clear_error_and_keeps_events() -> None:
-    face = PtyUartFace(ConstantPhysics(speed=0.05),
-                       UartFaceConfig(seed=1, proof_difficulty=PROOF)).start()
+    face = PtyUartFace(physics_for(5.0), face_config(seed=1)).start()
     events: list[Event] = []
     drv = _driver(face.path, events).open()
     try:
@@ -116,8 +114,7 @@ def test_pty_closing_gives_a_clear_error_and_keeps_events() -> None:
 
 
 def test_tcp_link_drop_reconnects_and_resumes() -> None:
-    face = TcpUartFace(ConstantPhysics(speed=0.05),
-                       UartFaceConfig(seed=2, proof_difficulty=PROOF)).start()
+    face = TcpUartFace(physics_for(5.0), face_config(seed=2)).start()
     events: list[Event] = []
     try:
         with _driver(face.url, events, reconnect_timeout_s=3.0) as drv:
@@ -149,12 +146,13 @@ def test_face_survives_garbage_and_still_answers(make_face: FaceFactory) -> None
 
 
 def test_unaffordable_rate_is_reported_not_faked(caplog: pytest.LogCaptureFixture) -> None:
-    physics = ConstantPhysics(speed=10.0)  # ~1000 shares/s at ticket 1
-    cfg = UartFaceConfig(seed=5, proof_difficulty=2.0**-14, pace=False)  # 262k hashes/share
+    ticket = 2.0**-14  # 262k hashes per nonce
+    physics = physics_for(1000.0, ticket=ticket)  # 262 MH/s asked of one Python thread
+    cfg = face_config(seed=5, suggested_ticket_difficulty=ticket, pace=False)
     caplog.set_level(logging.WARNING, logger="emulator.faces.uart")
     with TcpUartFace(physics, cfg) as face, _driver(face.url, [],) as drv:  # type: ignore[attr-defined]
-        drv.verify_difficulty = 2.0**-14
         drv.initialise()
+        assert drv.ticket_difficulty == ticket
         drv.send_job(**JOB)
         assert wait_for(lambda: face.counters["late_shares"] >= 1, 10.0)
         time.sleep(0.1)
