@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from asic_bridge.cli import main
 
 
@@ -19,8 +21,13 @@ def test_demo_writes_capture_and_report_and_prints_the_table(tmp_path: Path) -> 
     assert "input_linear_10" in proc.stdout and "device_shuffled" in proc.stdout
     assert "RMSE / std(test target)" in proc.stdout
     assert "speed ratio" in proc.stdout
+    assert "control path: frequency via simulation" in proc.stdout
+    # the header comes first, then the progress line on stderr (tqdm)
+    assert proc.stdout.startswith("hashrc narma: NARMA-10 on lv06") and "narma:" in proc.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["device"] == "lv06" and report["encoding"] == "frequency"
+    assert report["device_url"] == "emu://lv06?seed=2"
+    assert report["control_path"] == {"frequency": "simulation"}
     assert report["seed"] == 2 and report["steps"] == 500
     assert (out / "capture.sqlite").exists()
 
@@ -31,9 +38,76 @@ def test_demo_writes_capture_and_report_and_prints_the_table(tmp_path: Path) -> 
     assert exported.returncode == 0
     assert (tmp_path / "x" / "capture.shares.csv").exists()
 
+    # one overwrite policy: a second run into the same place is refused, naming --overwrite
+    again = _hashrc("demo", "--no-dashboard", "--steps", "500", "--out", str(out))
+    assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
+    assert json.loads((out / "report.json").read_text())["seed"] == 2  # untouched
+    exported = _hashrc("export", str(out / "capture.sqlite"), "--format", "csv", "--out", str(tmp_path / "x"))
+    assert exported.returncode == 2 and "--overwrite" in exported.stderr
+    exported = _hashrc("export", str(out / "capture.sqlite"), "--format", "csv", "--out", str(tmp_path / "x"),
+                       "--overwrite")
+    assert exported.returncode == 0
+
+    # the run is re-analysed from its captures alone: the same scores
+    again = _hashrc("narma", "--device", str(out / "capture.sqlite"), "--out", str(tmp_path / "re"))
+    assert again.returncode == 0, again.stderr
+    redone = json.loads((tmp_path / "re" / "report.json").read_text())
+    assert [r["per_seed"] for r in redone["results"]] == [r["per_seed"] for r in report["results"]]
+
 
 def test_bad_arguments_give_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["export", str(tmp_path / "missing.sqlite")]) == 2
     assert "no capture file" in capsys.readouterr().err
-    proc = _hashrc("demo", "--device", "antminer-x", "--no-dashboard")
-    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    proc = _hashrc("demo", "--device", "antminer-x", "--no-dashboard", "--out", str(tmp_path / "d"))
+    assert proc.returncode == 2 and "unknown device 'antminer-x'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "d").exists()
+
+
+def _fails(capsys, *argv: str) -> str:
+    """Run hashrc in-process; it must exit 2 with one line on stderr, no traceback."""
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_capture_errors_are_one_line_and_leave_no_file(tmp_path: Path, capsys) -> None:
+    import socket
+
+    emu = ("capture", "--device", "emu://lv06", "--duration", "1", "--out")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = tmp_path / "c.sqlite"
+        err = _fails(capsys, *emu, str(out), "--stratum", f"127.0.0.1:{port}")
+        assert "already in use" in err and f"127.0.0.1:{port}" in err
+        assert not out.exists() and not (tmp_path / "c.sqlite-wal").exists()
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert "is a file" in _fails(capsys, *emu, str(blocker / "c.sqlite"))
+
+    existing = tmp_path / "old.sqlite"
+    existing.write_text("keep me")
+    assert "--overwrite" in _fails(capsys, *emu, str(existing))
+    assert existing.read_text() == "keep me"
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        dead = closed.getsockname()[1]
+    out = tmp_path / "dead.sqlite"
+    _fails(capsys, "capture", "--device", f"axeos://127.0.0.1:{dead}", "--duration", "1", "--out", str(out))
+    assert not out.exists()
+
+    with pytest.raises(SystemExit) as exit_info:  # argparse: the port's range
+        main([*emu, str(tmp_path / "p"), "--stratum", "127.0.0.1:99999"])
+    assert exit_info.value.code == 2 and "65535" in capsys.readouterr().err
+
+
+def test_capture_of_a_simulated_device_prints_header_then_progress(tmp_path: Path) -> None:
+    out = tmp_path / "c.sqlite"
+    proc = _hashrc("capture", "--device", "emu://lv06", "--duration", "600", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("hashrc capture: recording emu://lv06 for 600 s")
+    assert "events from" in proc.stdout.splitlines()[-1]
