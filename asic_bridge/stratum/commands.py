@@ -52,13 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import datetime
     import signal
     import sys
     import threading
 
-    from asic_bridge import __version__
     from asic_bridge.capture import CaptureWriter
+    from asic_bridge.capture.metadata import pool_metadata
     from asic_bridge.stratum.jobs import SyntheticJobSource, TemplateJobSource
     from asic_bridge.stratum.pool import JobPolicy, Pool, PoolConfig
     from asic_bridge.stratum.proxy import ProxyThread
@@ -85,22 +84,13 @@ def run(args: argparse.Namespace) -> int:
             args.capture,
             overwrite=args.overwrite,
             on_error=lambda exc: log(f"{exc}; submits are answered with an error from now on"),
-            metadata={
-                "device_model": "unknown",
-                "device_serial": None,
-                "firmware": None,
-                "seed": None,
-                "task": "stratum-pool" if args.upstream is None else "stratum-proxy",
-                "encoder": None,
-                "hashrc_version": __version__,
-                "start_time": datetime.datetime.now(datetime.UTC).isoformat(),
-                "clock": "wall",
-                "difficulty": args.difficulty,
-                "policy": args.policy,
-                "upstream": None
-                if args.upstream is None
-                else f"{args.upstream[0]}:{args.upstream[1]}",
-            },
+            metadata=pool_metadata(  # the one capture schema (asic_bridge.capture.metadata)
+                task="stratum-pool" if args.upstream is None else "stratum-proxy",
+                difficulty=args.difficulty,
+                policy=args.policy,
+                upstream=None if args.upstream is None else f"{args.upstream[0]}:{args.upstream[1]}",
+                listen=f"{host}:{port}",
+            ).as_dict(),
         )
     sink = capture.write if capture is not None else None
     congested = capture.is_congested if capture is not None else None
