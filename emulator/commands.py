@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from asic_bridge.urls import host_port, host_port_default, model_choices
+
 HELP = (
     "Run an emulated lv06, s9 or lbbox in real time behind the faces real hardware has: "
     "a Stratum miner (--stratum), the chip UART on a pty (--serial), the AxeOS or "
@@ -11,32 +13,31 @@ HELP = (
 )
 
 
-def _host_port(text: str, default_port: int | None = None) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        if default_port is None:
-            raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-        return text, default_port
-    try:
-        return host or "127.0.0.1", int(port)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad port in {text!r}") from None
+RECONNECT_MAX_S = 5.0
+"""Longest wait between two attempts of the live miner to reach its pool, s (ESP-Miner
+retries its pool every few seconds)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", choices=["lv06", "s9", "lbbox"])
-    parser.add_argument("--stratum", type=_host_port, metavar="HOST:PORT",
-                        help="connect emulated miners to this Stratum pool")
+    parser.add_argument("model", choices=model_choices())
+    parser.add_argument("--stratum", type=host_port, metavar="HOST:PORT",
+                        help="connect emulated miners to this Stratum pool; like firmware, "
+                        "they retry until it answers (start order does not matter); with "
+                        "--http/--cgminer the first miner is the device behind those faces")
     parser.add_argument("--count", type=int, default=1, help="number of Stratum miners (default 1)")
     parser.add_argument("--serial", action="store_true",
                         help="serve the chip chain's UART on a pseudo-terminal and print its path")
-    parser.add_argument("--http", type=_host_port, metavar="HOST:PORT",
+    parser.add_argument("--http", type=host_port, metavar="HOST:PORT",
                         help="serve the management HTTP API (AxeOS for lv06, Goldshell for lbbox)")
-    parser.add_argument("--cgminer", type=lambda t: _host_port(t, 4028), metavar="HOST[:PORT]",
+    parser.add_argument("--cgminer", type=host_port_default(4028), metavar="HOST[:PORT]",
                         help="serve the cgminer/bmminer API (default port 4028)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the model's noise")
     parser.add_argument("--serial-number", default=None, help="device serial (sets the silicon)")
     parser.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    parser.add_argument("--hashrate-scale", type=float, default=None, metavar="X",
+                        help="live miner's hash-rate scale (default: fit the host)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="hashing processes of the live miner (default: the CPUs)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     closers: list = []
     try:
+        live = None
         if args.serial or args.http or args.cgminer:
             live = LiveEmulator(args.model, serial=args.serial_number, seed=args.seed).start()
             closers.append(live)
@@ -62,9 +64,14 @@ def run(args: argparse.Namespace) -> int:
             from emulator.stratum_miner import run_stratum_miners
 
             host, port = args.stratum
+            # with a face, the first miner IS that device (one model behind both);
+            # further miners (--count) get their own models
+            lives = None if live is None or args.count != 1 else [live]
             return run_stratum_miners(
                 args.model, host, port, count=args.count, seed=args.seed,
                 duration_s=args.duration, stop=stop, serial_prefix=args.serial_number,
+                workers=args.workers, hashrate_scale=args.hashrate_scale, lives=lives,
+                reconnect_max_s=RECONNECT_MAX_S,
             )
         stop.wait(args.duration)
         return 0

@@ -67,7 +67,7 @@ class LiveEmulator:
         self._uptime_t0 = self._t0
         self._accepted = 0
         self._rejected = 0
-        self._hw_errors = 0
+        self._hw_errors_base = 0  # the firmware counter at the last restart
         self._best_diff = 0.0
         self._hashes_since_start = 0.0
 
@@ -120,8 +120,6 @@ class LiveEmulator:
             if event.outcome is ShareOutcome.ACCEPTED:
                 self._accepted += 1
                 self._best_diff = max(self._best_diff, event.share_difficulty)
-            else:
-                self._hw_errors += 1
             for callback in self._subscribers:
                 callback(event)
 
@@ -156,7 +154,8 @@ class LiveEmulator:
         """Firmware reboot: uptime and session counters start again."""
         with self._lock:
             self._uptime_t0 = time.monotonic()
-            self._accepted = self._rejected = self._hw_errors = 0
+            self._accepted = self._rejected = 0
+            self._hw_errors_base = int(self.device.telemetry_sampler.hw_errors_total.sum())
             self._best_diff = 0.0
             self._hashes_since_start = 0.0
 
@@ -222,7 +221,7 @@ class LiveEmulator:
                 core_voltage_actual_mv=float(ph.core_mv.mean()) * profile.chip_voltage_divisor,
                 shares_accepted=self._accepted,
                 shares_rejected=self._rejected,
-                hw_errors=self._hw_errors,
+                hw_errors=int(sampler.hw_errors_total.sum()) - self._hw_errors_base,
                 best_diff=self._best_diff,
                 uptime_s=uptime,
                 chains=chains,
