@@ -164,9 +164,16 @@ def split_replies(doc: dict[str, Any], commands: Sequence[str]) -> dict[str, dic
     return out
 
 
+_ACTIONS = frozenset({"ascset", "pgaset", "ascidentify", "pgaidentify", "lockstats"})
+"""Commands whose W reply means the action was not done (cgminer's ``MSG_ASCNOSET``
+"ASC N does not support ascset" and kin are SEVERITY_WARN)."""
+
+
 def check_status(reply: dict[str, Any], command: str) -> None:
-    """Raise :class:`CommandRefused` if the reply's STATUS is E or F; ProtocolError if
-    the reply has no STATUS block."""
+    """Raise :class:`CommandRefused` if the reply's STATUS is E or F, or W for an action
+    command (``ascset``: "does not support ascset"); ProtocolError if the reply has no
+    STATUS block. STATUS is a list of one object, or (some firmwares) a bare string such
+    as ``"S"`` at the top level."""
     block = reply.get("STATUS")
     if isinstance(block, str):  # some firmwares: "STATUS": "S" at the top level
         status, code, msg = block, None, str(reply.get("Msg", ""))
@@ -177,7 +184,7 @@ def check_status(reply: dict[str, Any], command: str) -> None:
         msg = str(block[0].get("Msg", ""))
     else:
         raise ProtocolError(f"{command}: reply has no STATUS block")
-    if status in ("E", "F"):
+    if status in ("E", "F") or (status == "W" and command in _ACTIONS):
         raise CommandRefused(command, code, msg)
 
 

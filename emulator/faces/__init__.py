@@ -5,16 +5,27 @@ The management-API faces (:mod:`emulator.faces.http_api` for AxeOS,
 :mod:`emulator.faces.goldshell_api` for Goldshell HTTP) answer with the fields real
 firmware returns, read from a :class:`ModelSnapshotSource`. Firmware behaviour (settings
 stored until the restart that applies them, the reboot during which nothing answers)
-lives in the faces; physics lives behind the source.
+lives in the faces; physics lives behind the source. So does the firmware's input
+checking: each face refuses or clamps a setting as its firmware does (see the faces'
+docstrings for the source each follows) and never lets a value break it.
+
+Every face shuts down within about a second of :meth:`ServerFace.close`, whatever its
+clients do: open connections are tracked and shut down on close (an idle keep-alive HTTP
+client or a half-sent cgminer request no longer holds a handler thread), idle
+connections time out on their own, and the number of open connections is bounded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, Self, TypedDict, runtime_checkable
+from typing import Any, Protocol, Self, TypedDict, runtime_checkable
 
 
 class ChainSnapshot(TypedDict):
@@ -205,17 +216,32 @@ class FaultConfig:
     drop: bool = False
 
 
+BootRule = Callable[[str, float], float | None]
+"""``rule(key, stored)``: the value the firmware applies at boot for a stored setting
+(``frequency_mhz`` or ``core_voltage_mv``), or None when its hardware refuses it and keeps
+what it runs."""
+
+
+def apply_as_stored(_key: str, value: float) -> float | None:
+    """A :data:`BootRule` that applies every stored value as it is."""
+    return value
+
+
 class FirmwareState:
     """Settings stored by the firmware until a restart applies them, and the reboot
-    window during which the device answers nothing. Thread-safe."""
+    window during which the device answers nothing. ``boot`` says what the firmware does
+    with a stored value at boot (the PLL search, a regulator's range). Thread-safe."""
 
-    def __init__(self, source: ModelSnapshotSource, *, restart_s: float) -> None:
+    def __init__(self, source: ModelSnapshotSource, *, restart_s: float,
+                 boot: BootRule = apply_as_stored) -> None:
         if restart_s < 0:
             raise ValueError(f"restart_s must be >= 0, got {restart_s}")
         self.source = source
         self.restart_s = restart_s
+        self.boot = boot
         self._lock = threading.Lock()
         self._pending: dict[str, float] = {}
+        self._nvs: dict[str, float] = {}  # every value ever stored (the firmware's NVS)
         self._down_until = 0.0
         self.restarts = 0
 
@@ -223,13 +249,17 @@ class FirmwareState:
         """Store ``frequency_mhz`` or ``core_voltage_mv`` for the next restart."""
         if key not in ("frequency_mhz", "core_voltage_mv"):
             raise ValueError(f"not a stored setting: {key}")
+        if not math.isfinite(value):
+            raise ValueError(f"{key}: refusing to store a non-finite {value!r}")
         with self._lock:
             self._pending[key] = float(value)
+            self._nvs[key] = float(value)
 
     def stored(self, key: str, default: float) -> float:
-        """The stored value of a setting (what the firmware will boot with)."""
+        """The stored value of a setting (what the firmware boots with next), or
+        ``default`` if none was ever stored."""
         with self._lock:
-            return self._pending.get(key, default)
+            return self._nvs.get(key, default)
 
     def restart(self) -> None:
         """Begin a reboot: apply stored settings to the model, be down for restart_s."""
@@ -238,10 +268,12 @@ class FirmwareState:
             self._pending.clear()
             self._down_until = time.monotonic() + self.restart_s
             self.restarts += 1
-        if "frequency_mhz" in pending:
-            self.source.set_frequency_mhz(pending["frequency_mhz"])
-        if "core_voltage_mv" in pending:
-            self.source.set_core_voltage_mv(pending["core_voltage_mv"])
+        for key, setter in (("frequency_mhz", self.source.set_frequency_mhz),
+                            ("core_voltage_mv", self.source.set_core_voltage_mv)):
+            if key in pending:
+                value = self.boot(key, pending[key])
+                if value is not None and math.isfinite(value):
+                    setter(value)
         self.source.restart()
 
     @property
@@ -251,10 +283,64 @@ class FirmwareState:
             return time.monotonic() < self._down_until
 
 
+def finite_json(doc: Any) -> Any:
+    """``doc`` with every non-finite float replaced by None, so that a reply is always
+    valid JSON (firmware never sends NaN; a model value that is one must not break it)."""
+    if isinstance(doc, float):
+        return doc if math.isfinite(doc) else None
+    if isinstance(doc, dict):
+        return {k: finite_json(v) for k, v in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [finite_json(v) for v in doc]
+    return doc
+
+
+MAX_CONNECTIONS = 32
+"""Open connections a face serves at once; more are closed at accept (bounded threads)."""
+
+
+class TrackingServerMixin:
+    """A socketserver mixin that knows its open connections, refuses more than
+    ``max_connections``, and can shut them all down so their handlers return at once."""
+
+    max_connections = MAX_CONNECTIONS
+
+    def _tracking(self) -> tuple[threading.Lock, set[socket.socket]]:
+        if not hasattr(self, "_open_lock"):
+            self._open_lock = threading.Lock()
+            self._open: set[socket.socket] = set()
+        return self._open_lock, self._open
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        lock, live = self._tracking()
+        with lock:
+            if len(live) >= self.max_connections:
+                return False
+            live.add(request)
+        return True
+
+    def shutdown_request(self, request: Any) -> None:
+        lock, live = self._tracking()
+        with lock:
+            live.discard(request)
+        super().shutdown_request(request)  # type: ignore[misc]
+
+    def close_connections(self) -> None:
+        """Shut down every open connection: blocked reads and writes return at once."""
+        lock, live = self._tracking()
+        with lock:
+            sockets = list(live)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 class ServerFace:
     """Lifecycle shared by the socketserver-based faces: one thread serves, ``close``
-    stops it, wakes delayed handlers (``_stop``) and joins everything. Idempotent.
-    Subclasses build their server and hand it to :meth:`_serve` in ``__init__``."""
+    stops it, wakes delayed handlers (``_stop``), shuts down open connections and joins
+    everything, within about a second whatever the clients do. Idempotent.
+    Subclasses build their server (with :class:`TrackingServerMixin`) and hand it to
+    :meth:`_serve` in ``__init__``."""
 
     scheme = "tcp"
 
@@ -262,6 +348,7 @@ class ServerFace:
         self._server = server
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     @property
     def host(self) -> str:
@@ -286,13 +373,18 @@ class ServerFace:
         return self
 
     def close(self) -> None:
-        """Stop serving, wake delayed handlers, join every thread. Idempotent."""
+        """Stop serving, wake delayed handlers, shut down open connections, join every
+        thread. Idempotent."""
         self._stop.set()
         if self._thread is not None:
-            self._server.shutdown()
+            self._server.shutdown()  # serve_forever returns within its poll interval
             self._thread.join()
             self._thread = None
-        self._server.server_close()
+        if isinstance(self._server, TrackingServerMixin):
+            self._server.close_connections()
+        if not self._closed:
+            self._closed = True
+            self._server.server_close()  # joins the handler threads, now all unblocked
 
     def __enter__(self) -> Self:
         return self.start()

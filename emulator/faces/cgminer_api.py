@@ -16,6 +16,22 @@ between the STATS objects, ``"GHS 5s"`` as a string, chains in slots 6-8 of the
 devs, devdetails, pools, config, and the write commands ``ascset`` (``0,freq,<MHz>``,
 ``0,volt,<mV>``, ``0,fan,<%>``) and ``restart`` (when ``allow_write``). A clock or
 voltage set through ``ascset`` is stored and applied by the ``restart``.
+
+``ascset`` answers as cgminer's ``api.c`` does (``ascset()`` and its message table):
+no parameter: E 15 "Missing device id parameter"; no comma after the id: E 116 "Missing
+option after ASC number"; an id (``atoi``) outside the chains: E 107 "Invalid ASC id N -
+range is 0 - M"; a driver without ``set_device``: W 117 "ASC N does not support ascset"
+(stock bmminer on the S9: pass ``ascset=False``); otherwise the driver's
+``set_device`` decides: S 119 "ASC N set OK", or E 120 "ASC N set failed: <reason>",
+and ``help`` gives I 118. Stock bmminer's S9 driver registers no ``set_device`` (and its
+default ``api-allow`` grants no W privilege), so on a real S9 every ``ascset`` is
+refused; the default face models a firmware whose driver implements it the way
+cgminer's ASIC drivers do: the value is read with C ``atoi`` (``"600.7"`` is 600,
+``"nan"`` is 0, ``"1e308"`` is 1, ``"abc"`` is 0) and refused outside the driver's
+range (:attr:`CgminerFace.ascset_limits`; nothing is stored then). The default clock
+range is the span of bmminer's BM1387 PLL table (100-1175 MHz, ``freq_pll_1385`` in
+Bitmain's bmminer ``driver-btm-c5.c``); the chain-voltage and fan ranges are the S9
+model's envelope and 0-100 %, assumptions labelled as such.
 """
 
 from __future__ import annotations
@@ -26,10 +42,51 @@ import socketserver
 import time
 from typing import Any
 
-from emulator.faces import FaultConfig, FirmwareState, ModelSnapshotSource, ServerFace
+from emulator.faces import (
+    FaultConfig,
+    FirmwareState,
+    ModelSnapshotSource,
+    ServerFace,
+    TrackingServerMixin,
+    finite_json,
+)
 from emulator.faces.http_api import check_bind_host
 
 _WRITE = {"ascset", "restart"}
+MAX_REQUEST = 65_536  # bytes read of one request; cgminer's own buffer is smaller
+REQUEST_DEADLINE_S = 2.0  # a request not complete by then is dropped unanswered
+
+BMMINER_ASCSET_LIMITS: dict[str, tuple[float, float]] = {
+    "freq": (100.0, 1175.0),  # MHz: bmminer's BM1387 PLL table spans 100-1175 MHz
+    "volt": (8_400.0, 9_400.0),  # mV chain voltage: the S9 model's envelope (assumed)
+    "fan": (0.0, 100.0),  # % PWM
+}
+"""The ranges the emulated bmminer driver's ``set_device`` accepts (module docstring)."""
+
+BFGMINER_ASCSET_LIMITS: dict[str, tuple[float, float]] = {
+    "freq": (400.0, 600.0),  # MHz: the span of the LB-Box model's power plans (assumed)
+    "volt": (700.0, 800.0),  # mV: the same plans' voltages (assumed)
+    "fan": (0.0, 100.0),
+}
+"""The ranges of the emulated Goldshell bfgminer driver: Goldshell publishes nothing, so
+these are the LB-Box model's own assumptions (:mod:`asic_bridge.models`)."""
+
+
+def c_atoi(text: str) -> int:
+    """C's ``atoi``: optional leading white space and sign, then the longest run of
+    digits; 0 when there is none. (Saturated at the int range rather than undefined.)"""
+    i, n = 0, len(text)
+    while i < n and text[i] in " \t\n\v\f\r":
+        i += 1
+    sign = 1
+    if i < n and text[i] in "+-":
+        sign = -1 if text[i] == "-" else 1
+        i += 1
+    j = i
+    while j < n and text[j].isascii() and text[j].isdigit() and j - i < 12:
+        j += 1
+    value = sign * int(text[i:j]) if j > i else 0
+    return max(-(2**31), min(2**31 - 1, value))
 
 
 def dumps_cgminer(doc: Any, *, brace_quirk: bool, _key: str | None = None) -> str:
@@ -46,7 +103,7 @@ def dumps_cgminer(doc: Any, *, brace_quirk: bool, _key: str | None = None) -> st
     return json.dumps(doc)
 
 
-class _Server(socketserver.ThreadingTCPServer):
+class _Server(TrackingServerMixin, socketserver.ThreadingTCPServer):
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True
@@ -58,8 +115,9 @@ class CgminerFace(ServerFace):
     ``flavour`` ``"bmminer"`` (Antminer S9) or ``"bfgminer"`` (Goldshell); ``miner_type``
     is STATS/VERSION ``Type``; ``chain_slots`` the 1-based slots the chains fill;
     ``fan_slots`` the slots of the fans; ``brace_quirk``/``ghs_as_string``/``nul`` the
-    firmware quirks; ``allow_write`` the api-allow W privilege; ``restart_s`` the reboot
-    time in s.
+    firmware quirks; ``allow_write`` the api-allow W privilege; ``ascset`` whether the
+    driver implements ``set_device`` and ``ascset_limits`` the ranges it accepts (option
+    -> (low, high)); ``restart_s`` the reboot time in s.
     """
 
     scheme = "cgminer"
@@ -78,6 +136,8 @@ class CgminerFace(ServerFace):
         ghs_as_string: bool | None = None,
         nul: bool = True,
         allow_write: bool = True,
+        ascset: bool = True,
+        ascset_limits: dict[str, tuple[float, float]] | None = None,
         restart_s: float = 1.0,
         faults: FaultConfig | None = None,
         allow_any_address: bool = False,
@@ -94,6 +154,10 @@ class CgminerFace(ServerFace):
         self.ghs_as_string = flavour == "bmminer" if ghs_as_string is None else ghs_as_string
         self.nul = nul
         self.allow_write = allow_write
+        self.ascset = ascset
+        default_limits = (BMMINER_ASCSET_LIMITS if flavour == "bmminer"
+                          else BFGMINER_ASCSET_LIMITS)
+        self.ascset_limits = dict(default_limits if ascset_limits is None else ascset_limits)
         self.firmware = FirmwareState(source, restart_s=restart_s)
         self.faults = faults or FaultConfig()
         self.requests = 0
@@ -112,7 +176,8 @@ class CgminerFace(ServerFace):
             doc = json.loads(request.rstrip(b"\x00").decode("utf-8"))
             commands = str(doc["command"]).split("+")
             parameter = doc.get("parameter")
-        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError,
+                RecursionError):
             reply: dict[str, Any] = {"STATUS": self._status("E", 23, "Invalid JSON")}
             commands, parameter = [], None
         if not commands:
@@ -128,7 +193,7 @@ class CgminerFace(ServerFace):
                     sub = self._command(name, parameter)
                 reply[name] = [sub]
         after: list[Any] = reply.pop("_after", [])  # deferred actions (restart)
-        text = dumps_cgminer(reply, brace_quirk=self.brace_quirk).encode("utf-8")
+        text = dumps_cgminer(finite_json(reply), brace_quirk=self.brace_quirk).encode("utf-8")
         if self.faults.malformed:
             text = text[: max(1, len(text) // 2)]
         for action in after:
@@ -283,20 +348,48 @@ class CgminerFace(ServerFace):
                             "Pool Count": 1, "Strategy": "Failover"}]}
 
     def _cmd_ascset(self, parameter: Any) -> dict[str, Any]:
-        parts = str(parameter or "").split(",")
-        if len(parts) != 3 or parts[1] not in ("freq", "volt", "fan"):
-            return {"STATUS": self._status("E", 119, "ascset: expected N,freq|volt|fan,value")}
-        try:
-            value = float(parts[2])
-        except ValueError:
-            return {"STATUS": self._status("E", 119, f"ascset: bad value {parts[2]!r}")}
-        if parts[1] == "freq":
+        """cgminer's ``ascset`` (see the module docstring for the replies)."""
+        param = "" if parameter is None else str(parameter)
+        if not param:
+            return {"STATUS": self._status("E", 15, "Missing device id parameter")}
+        device, comma, rest = param.partition(",")
+        if not comma:
+            return {"STATUS": self._status("E", 116, "Missing option after ASC number")}
+        chains = len(self.source.snapshot()["chains"])
+        asc = c_atoi(device)
+        if not 0 <= asc < chains:
+            return {"STATUS": self._status(
+                "E", 107, f"Invalid ASC id {asc} - range is 0 - {chains - 1}")}
+        if not self.ascset:
+            return {"STATUS": self._status("W", 117, f"ASC {asc} does not support ascset")}
+        option, _, setting = rest.partition(",")
+        option = option.strip().lower()
+        if option == "help":
+            ranges = "; ".join(f"{k}: {lo:g}-{hi:g}" for k, (lo, hi) in self.ascset_limits.items())
+            return {"STATUS": self._status("I", 118, f"ASC {asc} set help: {ranges}")}
+        failed = self._set_device(option, setting)
+        if failed:
+            return {"STATUS": self._status("E", 120, f"ASC {asc} set failed: {failed}")}
+        return {"STATUS": self._status("S", 119, f"ASC {asc} set OK")}
+
+    def _set_device(self, option: str, setting: str) -> str | None:
+        """The modelled driver's ``set_device``: None when applied, else the reason."""
+        limits = self.ascset_limits.get(option)
+        if limits is None:
+            return f"unknown option '{option[:32]}'"
+        if not setting.strip():
+            return f"missing {option} value"
+        value = c_atoi(setting)
+        low, high = limits
+        if not low <= value <= high:
+            return f"invalid {option} '{setting[:32]}' valid range {low:g}-{high:g}"
+        if option == "freq":
             self.firmware.store("frequency_mhz", value)
-        elif parts[1] == "volt":
+        elif option == "volt":
             self.firmware.store("core_voltage_mv", value)
         else:
             self.source.set_fan_pct(value)
-        return {"STATUS": self._status("S", 120, f"ASC {parts[0]} set {parts[1]}={parts[2]}")}
+        return None
 
     def _cmd_restart(self, _p: Any) -> dict[str, Any]:
         return {"STATUS": self._status("S", 7, "RESTART"), "_after": [self.firmware.restart]}
@@ -307,10 +400,14 @@ class CgminerFace(ServerFace):
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 sock = self.request
-                sock.settimeout(2.0)
+                deadline = time.monotonic() + REQUEST_DEADLINE_S
                 data = b""
                 try:
-                    while len(data) < 65536:
+                    while len(data) < MAX_REQUEST:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            return  # a half-sent request: dropped unanswered
+                        sock.settimeout(left)
                         chunk = sock.recv(4096)
                         if not chunk:
                             break
@@ -338,6 +435,6 @@ def _chip_status(chips: int) -> str:
 def _complete_json(data: bytes) -> bool:
     try:
         json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return False
     return True

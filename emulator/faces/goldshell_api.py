@@ -20,17 +20,24 @@ same host, which is where pyasic reads a Goldshell's hashrate and temperatures.
 
 The power plans (clock MHz / core mV) are assumptions, like the LB-Box model in
 :mod:`asic_bridge.models`: Goldshell publishes neither.
+
+``PUT /mcb/setting`` is checked as a whole before anything changes: a body that is not
+JSON (``NaN`` and ``Infinity`` included) or not an object, ``select`` that is not the
+index of a plan, ``fanspeed`` outside 0-100 %, ``fanmode``/``ledmode`` other than 0 or
+1, or a number given as a string or boolean is answered 400 and nothing is stored.
+Goldshell's firmware is not public, so this is the conservative choice (refuse, never
+guess), not a transcription; the clock can only ever be one of the plans'.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import secrets
 from typing import Any, Self
 
 from emulator.faces import ModelSnapshotSource
 from emulator.faces.cgminer_api import CgminerFace
-from emulator.faces.http_api import HttpFace, Reply, json_reply
+from emulator.faces.http_api import HttpFace, Reply, json_reply, strict_json
 
 _INDEX = ("<!doctype html><html><head><title>Goldshell</title></head><body>"
           "<div id=\"app\" class=\"cloud-box\"></div></body></html>")
@@ -174,22 +181,40 @@ class GoldshellFace(HttpFace):
         return {"data": data}
 
     def _put_setting(self, body: bytes) -> Reply:
+        """``PUT /mcb/setting``: checked as a whole (module docstring), then applied."""
         try:
-            doc = json.loads(body or b"{}")
-        except json.JSONDecodeError:
+            doc = strict_json(body or b"{}")
+        except ValueError:
             return json_reply({"error": "invalid JSON"}, 400)
         if not isinstance(doc, dict):
             return json_reply({"error": "expected an object"}, 400)
+        plans = self.setting["powerplans"]
+        checks = {
+            "select": lambda v: _is_int(v) and 0 <= v < len(plans),
+            "fanspeed": lambda v: _is_number(v) and 0 <= v <= 100,
+            "fanmode": lambda v: _is_int(v) and v in (0, 1),
+            "ledmode": lambda v: _is_int(v) and v in (0, 1),
+        }
+        for key, ok in checks.items():
+            if key in doc and not ok(doc[key]):
+                return json_reply({"error": f"invalid {key}: {str(doc[key])[:40]!r}"}, 400)
         select = doc.get("select", self.setting["select"])
-        if not isinstance(select, int) or not 0 <= select < len(self.setting["powerplans"]):
-            return json_reply({"error": f"no power plan {select!r}"}, 400)
         if select != self.setting["select"]:
-            plan = self.setting["powerplans"][select]
+            plan = plans[select]
             self.source.set_frequency_mhz(plan["freq"])
             self.source.set_core_voltage_mv(plan["volt"])
-        if "fanspeed" in doc and isinstance(doc["fanspeed"], int | float):
+        if "fanspeed" in doc:
             self.source.set_fan_pct(float(doc["fanspeed"]))
-        for key in ("select", "fanmode", "fanspeed", "ledmode"):
+        for key in checks:
             if key in doc:
                 self.setting[key] = doc[key]
         return json_reply(self.setting)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))

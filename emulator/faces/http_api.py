@@ -15,7 +15,33 @@ for a BitAxe, which is how pyasic tells them apart), ``GET /api/system/info``,
 ``POST /api/system/restart``. A PATCH of ``frequency`` or ``coreVoltage`` is stored and
 reaches the model only at the next restart, as on the firmware; during the reboot
 (``restart_s``) connections are closed unanswered. ``info.frequency`` and
-``info.coreVoltage`` report the running values (the model's).
+``info.coreVoltage`` report the stored settings, as ESP-Miner's ``GET_system_info`` reads
+them from NVS (the model's running values until something is stored);
+``coreVoltageActual`` is measured.
+
+``PATCH /api/system`` checks its input as ESP-Miner does (``PATCH_update_settings`` and
+``check_settings_and_update`` in bitaxeorg/ESP-Miner ``main/http_server/http_server.c``,
+limits from the settings table in ``main/nvs_config.c``): a body of 10240 bytes or more
+(``SCRATCH_BUFSIZE``) is answered 500 "content too long"; a body cJSON cannot parse
+(including ``NaN`` and ``Infinity``, which are not JSON) 400 "Invalid JSON"; any known
+setting of the wrong JSON type or out of its range 400 "Wrong API input", and then
+nothing at all is stored; unknown keys are ignored, not stored. Ranges: ``frequency`` a
+number in [1, 65535] MHz (stored as a float), ``coreVoltage`` [1, 65535] mV,
+``fanspeed``/``manualFanSpeed`` [0, 100] %, ``temptarget`` [35, 66] degC,
+``overheat_mode`` only 0, the booleans 0 or 1, ``stratumPort`` [0, 65535], strings by
+length. Integer settings are checked on cJSON's ``valueint``, the double truncated
+toward zero and saturated at the int range (1e308 becomes INT_MAX and is refused).
+(ESP-Miner before the settings table, e.g. v2.1, stored ``valueint`` unchecked as a
+uint16: -50 became 65486. The face follows the checking firmware.)
+
+So ``frequency: 2000`` is accepted and stored, as on the firmware, and what the chip then
+runs is decided at boot: ESP-Miner's PLL search (``BM1366_send_hash_frequency``) takes
+the reachable clock nearest the stored one and, if none is in reach, logs "Finding
+dividers failed, using default value (200Mhz)" and runs at 200 MHz. A stored core
+voltage outside the TPS546 regulator's range (``TPS546_INIT_VOUT_MIN`` 1 V to
+``TPS546_INIT_VOUT_MAX`` 3 V in ESP-Miner's ``tps546.h``) is refused by
+``TPS546_set_vout`` ("Voltage requested ... is out of range") and the chip keeps the
+voltage it runs.
 """
 
 from __future__ import annotations
@@ -23,13 +49,23 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import math
 import socket
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from emulator.faces import FaultConfig, FirmwareState, ModelSnapshotSource, ServerFace
+from emulator.faces import (
+    BootRule,
+    FaultConfig,
+    FirmwareState,
+    ModelSnapshotSource,
+    ServerFace,
+    TrackingServerMixin,
+    apply_as_stored,
+    finite_json,
+)
 
 Reply = tuple[int, str, bytes] | None  # (status, content type, body); None = drop
 
@@ -48,10 +84,33 @@ def check_bind_host(host: str, allow_any_address: bool) -> None:
 
 
 def json_reply(doc: Any, status: int = 200) -> Reply:
-    return status, "application/json", json.dumps(doc).encode("utf-8")
+    """A JSON reply; never NaN or Infinity (not JSON), whatever the model says."""
+    return status, "application/json", json.dumps(finite_json(doc), allow_nan=False).encode()
 
 
-class _Server(ThreadingHTTPServer):
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(body: bytes) -> Any:
+    """Parse a request body as cJSON would: ValueError for invalid JSON, for ``NaN``,
+    ``Infinity`` and ``-Infinity`` (Python's json accepts them, cJSON does not) and for
+    nesting too deep to parse."""
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+MAX_BODY = 10_240
+"""Largest request body a face reads (bytes): ESP-Miner's ``SCRATCH_BUFSIZE``; a body of
+this size or more is answered 500 "content too long" without being read."""
+
+IDLE_TIMEOUT_S = 5.0
+"""An HTTP connection idle this long is closed (ESP-IDF httpd's 5 s receive timeout)."""
+
+
+class _Server(TrackingServerMixin, ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True
@@ -72,10 +131,11 @@ class HttpFace(ServerFace):
         restart_s: float = 1.0,
         faults: FaultConfig | None = None,
         allow_any_address: bool = False,
+        boot: BootRule = apply_as_stored,
     ) -> None:
         check_bind_host(host, allow_any_address)
         self.source = source
-        self.firmware = FirmwareState(source, restart_s=restart_s)
+        self.firmware = FirmwareState(source, restart_s=restart_s, boot=boot)
         self.faults = faults or FaultConfig()
         self.requests = 0
         self._serve(_Server((host, port), self._handler_class()))
@@ -105,12 +165,23 @@ class HttpFace(ServerFace):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             server_version = "hashrc-emulator"
+            timeout = IDLE_TIMEOUT_S
 
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                reply = face._respond(self.command, self.path, headers, body)
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if length < 0:
+                    self.close_connection = True
+                    reply: Reply = (400, "text/plain", b"Bad Content-Length")
+                elif length >= MAX_BODY:
+                    self.close_connection = True  # the body is left unread
+                    reply = (500, "text/plain", b"content too long")
+                else:
+                    body = self.rfile.read(length) if length else b""
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    reply = face._respond(self.command, self.path, headers, body)
                 if reply is None:  # as a rebooting or hung device: no answer at all
                     self.close_connection = True
                     with contextlib.suppress(OSError):
@@ -173,6 +244,7 @@ class AxeOSFace(HttpFace):
             raise ValueError(f"flavour must be one of {sorted(_INDEX)}, got {flavour!r}")
         if best_diff_as not in ("string", "number"):
             raise ValueError(f"best_diff_as must be 'string' or 'number', got {best_diff_as!r}")
+        kwargs.setdefault("boot", esp_miner_boot(asic_model))
         super().__init__(source, **kwargs)
         self.flavour = flavour
         self.miner_model = miner_model
@@ -227,9 +299,10 @@ class AxeOSFace(HttpFace):
             "bestSessionDiff": self._best_diff(snap["best_diff"]),
             "isUsingFallbackStratum": 0,
             "freeHeap": 8_421_064,
-            "coreVoltage": round(snap["core_voltage_mv"]),
+            "coreVoltage": round(self.firmware.stored("core_voltage_mv",
+                                                      snap["core_voltage_mv"])),
             "coreVoltageActual": round(snap["core_voltage_actual_mv"]),
-            "frequency": round(snap["frequency_mhz"]),
+            "frequency": self.firmware.stored("frequency_mhz", round(snap["frequency_mhz"])),
             "ssid": "hashrc-lab",
             "macAddr": self.mac,
             "hostname": self.hostname,
@@ -272,27 +345,133 @@ class AxeOSFace(HttpFace):
                                 snap["power_w"], int(snap["uptime_s"] * 1000)]]}
 
     def _patch(self, body: bytes) -> Reply:
+        """``PATCH /api/system`` as ESP-Miner answers it (see the module docstring)."""
         try:
-            doc = json.loads(body or b"{}")
-        except json.JSONDecodeError:
-            return json_reply({"error": "invalid JSON"}, 400)
-        if not isinstance(doc, dict):
-            return json_reply({"error": "expected an object"}, 400)
-        for key, value in doc.items():
-            if key in ("frequency", "coreVoltage", "fanspeed", "autofanspeed", "stratumPort",
-                       "temptarget") and not isinstance(value, int | float):
-                return json_reply({"error": f"{key} must be a number"}, 400)
-        if "frequency" in doc:
-            self.firmware.store("frequency_mhz", doc["frequency"])
-        if "coreVoltage" in doc:
-            self.firmware.store("core_voltage_mv", doc["coreVoltage"])
-        if "fanspeed" in doc:
-            self.source.set_fan_pct(float(doc["fanspeed"]))
-        for key, value in doc.items():
-            if key not in ("frequency", "coreVoltage", "fanspeed"):
-                self.settings[key] = value
+            doc = strict_json(body) if body.strip() else None
+        except ValueError:
+            doc = None
+        if doc is None:
+            return 400, "text/plain", b"Invalid JSON"
+        if not isinstance(doc, dict):  # cJSON parses it; no setting matches: nothing stored
+            return 200, "text/plain", b""
+        values: dict[str, Any] = {}
+        for key, item in doc.items():
+            rule = _SETTINGS.get(key)
+            if rule is None:
+                continue  # not a setting: the firmware never looks at it
+            value = rule.accept(item)
+            if value is None:
+                return 400, "text/plain", b"Wrong API input"
+            values[key] = value
+        if "frequency" in values:
+            self.firmware.store("frequency_mhz", values.pop("frequency"))
+        if "coreVoltage" in values:
+            self.firmware.store("core_voltage_mv", values.pop("coreVoltage"))
+        for key in ("fanspeed", "manualFanSpeed"):
+            if key in values:
+                self.source.set_fan_pct(float(values.pop(key)))
+        self.settings.update(values)
         return 200, "text/plain", b""
 
     def _restart(self, _body: bytes) -> Reply:
         self.firmware.restart()
         return 200, "text/plain", b"System will restart shortly."
+
+
+# -- ESP-Miner's input checking --------------------------------------------------------
+
+_INT_MAX = 2**31 - 1
+
+
+def _valueint(number: float) -> int:
+    """cJSON's ``valueint`` of a number: truncated toward zero, saturated at the int
+    range."""
+    if number >= _INT_MAX:
+        return _INT_MAX
+    if number <= -_INT_MAX - 1:
+        return -_INT_MAX - 1
+    return int(number)
+
+
+class _Setting:
+    """One row of ESP-Miner's settings table: its type (``u16``/``i32``, ``float``,
+    ``bool``, ``str``) and range (for strings: length)."""
+
+    def __init__(self, kind: str, low: float, high: float) -> None:
+        self.kind, self.low, self.high = kind, low, high
+
+    def accept(self, item: object) -> object | None:
+        """The value the firmware stores for a JSON item, or None if it refuses it."""
+        if self.kind == "str":
+            if not isinstance(item, str) or not self.low <= len(item) <= self.high:
+                return None
+            return item
+        is_number = isinstance(item, int | float) and not isinstance(item, bool)
+        if self.kind == "bool":
+            if not (is_number or isinstance(item, bool)):
+                return None
+            number = _valueint(float(item))  # type: ignore[arg-type]
+            return number if self.low <= number <= self.high else None
+        if not is_number:
+            return None
+        number_f = float(item)  # type: ignore[arg-type]
+        if not math.isfinite(number_f):
+            return None
+        if self.kind == "float":
+            return number_f if self.low <= number_f <= self.high else None
+        number = _valueint(number_f)
+        return number if self.low <= number <= self.high else None
+
+
+_U16 = 65_535
+_SETTINGS: dict[str, _Setting] = {
+    "frequency": _Setting("float", 1, _U16),
+    "coreVoltage": _Setting("u16", 1, _U16),
+    "fanspeed": _Setting("u16", 0, 100),  # ESP-Miner < v2.11's name of manualFanSpeed
+    "manualFanSpeed": _Setting("u16", 0, 100),
+    "autofanspeed": _Setting("bool", 0, 1),
+    "temptarget": _Setting("u16", 35, 66),
+    "overheat_mode": _Setting("bool", 0, 0),
+    "flipscreen": _Setting("bool", 0, 1),
+    "invertscreen": _Setting("bool", 0, 1),
+    "invertfanpolarity": _Setting("bool", 0, 1),
+    "stratumURL": _Setting("str", 0, 3999),
+    "stratumPort": _Setting("u16", 0, _U16),
+    "stratumUser": _Setting("str", 0, 3999),
+    "stratumPassword": _Setting("str", 0, 3999),
+    "fallbackStratumURL": _Setting("str", 0, 3999),
+    "fallbackStratumPort": _Setting("u16", 0, _U16),
+    "fallbackStratumUser": _Setting("str", 0, 3999),
+    "fallbackStratumPassword": _Setting("str", 0, 3999),
+    "hostname": _Setting("str", 1, 32),
+    "ssid": _Setting("str", 1, 32),
+    "wifiPass": _Setting("str", 0, 63),
+}
+
+PLL_FALLBACK_MHZ = 200.0
+"""What a BM1366 runs when the PLL search finds no divider for the stored clock."""
+
+TPS546_VOUT_MV = (1000.0, 3000.0)
+"""The core-voltage range ``TPS546_set_vout`` accepts (mV)."""
+
+
+def esp_miner_boot(asic_model: str) -> BootRule:
+    """The :data:`~emulator.faces.BootRule` of ESP-Miner on a board with ``asic_model``:
+    the clock goes through the chip's PLL search (nearest reachable clock, else 200 MHz);
+    a core voltage outside the TPS546's range is refused (None: the chip keeps its own)."""
+    from asic_bridge.serial import pll
+
+    def boot(key: str, value: float) -> float | None:
+        if key == "core_voltage_mv":
+            low, high = TPS546_VOUT_MV
+            return value if low <= value <= high else None
+        try:
+            return pll.search(asic_model, value).frequency_mhz
+        except ValueError:  # out of the PLL's reach, or a chip hashrc has no table for
+            try:
+                pll.search(asic_model, PLL_FALLBACK_MHZ)
+            except ValueError:
+                return value  # unknown chip: apply as stored
+            return PLL_FALLBACK_MHZ
+
+    return boot
