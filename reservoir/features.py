@@ -51,8 +51,8 @@ def is_counter(quantity: str) -> bool:
         from asic_bridge import telemetry_schema  # the one schema, when present
 
         kind = getattr(telemetry_schema, "is_cumulative", None)
-        if callable(kind):
-            return bool(kind(quantity))
+        if callable(kind) and kind(quantity):
+            return True
     except ImportError:
         pass
     return quantity in COUNTERS or quantity.endswith(COUNTER_SUFFIXES)

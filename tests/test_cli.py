@@ -100,6 +100,10 @@ def test_capture_errors_are_one_line_and_leave_no_file(tmp_path: Path, capsys) -
     _fails(capsys, "capture", "--device", f"axeos://127.0.0.1:{dead}", "--duration", "1", "--out", str(out))
     assert not out.exists()
 
+    out = tmp_path / "mqtt.sqlite"  # fails after the capture was created: it is removed again
+    assert "unreachable" in _fails(capsys, *emu, str(out), "--mqtt", f"127.0.0.1:{dead}")
+    assert not out.exists() and not (tmp_path / "mqtt.sqlite-wal").exists()
+
     with pytest.raises(SystemExit) as exit_info:  # argparse: the port's range
         main([*emu, str(tmp_path / "p"), "--stratum", "127.0.0.1:99999"])
     assert exit_info.value.code == 2 and "65535" in capsys.readouterr().err
