@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "pool": "asic_bridge.stratum.commands",
     "tpf": "reservoir.commands.tpf",
     "hashrate": "reservoir.commands.hashrate",
+    "sweep": "reservoir.commands.sweep",
     "record": "asic_bridge.publish.commands",
 }
 
