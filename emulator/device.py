@@ -1,9 +1,12 @@
 """The emulator behind the Device interface, on a simulated clock.
 
 ``EmulatedDevice.clock.sleep(s)`` runs the physics for ``s`` simulated seconds and queues
-what a host would see: shares (a Poisson process per chip at effective hashrate /
-(difficulty x 2^32)), hardware errors, telemetry at the firmware's period, all stamped
-with host receive times after firmware batching and network latency. Everything random
+what a host would see: shares (a Poisson process per chip at valid hashrate /
+(difficulty x 2^32), the valid hashrate being the raw one times one minus the chip's error
+probability) and telemetry at the firmware's period, all stamped with host receive times
+after firmware batching and network latency. Wrong results are not shares: like
+ESP-Miner and bmminer, the firmware counts them (at the chip's ticket difficulty, in the
+hardware-error counter of its telemetry) and never submits them. Everything random
 comes from generators seeded by ``seed``; the silicon itself comes from ``serial``.
 
 In simulated time nonces are drawn, not mined (the modelled rates are hundreds of GH/s):
@@ -16,7 +19,6 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
@@ -75,6 +77,13 @@ def big_cores_per_chip(chip: str) -> int:
 
     family = FAMILIES.get(chip)
     return family.cores if family is not None else 128
+
+
+def valid_share_rate_hz(hashrate_hs: np.ndarray, error_probability: np.ndarray,
+                        difficulty: float) -> np.ndarray:
+    """Shares per second per chip at pool ``difficulty``: only correct results count, so
+    the raw hashrate (H/s) is scaled by one minus each chip's error probability."""
+    return hashrate_hs * (1.0 - error_probability) / (difficulty * 2.0**32)
 
 
 class EmulatedDevice(Device):
@@ -202,34 +211,28 @@ class EmulatedDevice(Device):
         dt_s = (t1_ns - t0_ns) / NS
         state = self.physics.step(dt_s)
         self.last_state = state
-        hashes_per_share = self.difficulty * 2.0**32
-        rate_valid = state.hashrate_hs * (1.0 - state.error_probability) / hashes_per_share
-        rate_error = state.hashrate_hs * state.error_probability / hashes_per_share
-        rng = self._share_rng
-        n_valid = rng.poisson(rate_valid * dt_s)
-        n_error = rng.poisson(rate_error * dt_s)
-        self.telemetry_sampler.count_results(state, dt_s, n_error)
-        total = int(n_valid.sum() + n_error.sum())
+        rate_valid = valid_share_rate_hz(state.hashrate_hs, state.error_probability, self.difficulty)
+        n_valid = self._share_rng.poisson(rate_valid * dt_s)
+        self.telemetry_sampler.count_results(state, dt_s)
+        total = int(n_valid.sum())
         if total:
-            self._emit_shares(t0_ns, dt_s, n_valid, n_error, total)
+            self._emit_shares(t0_ns, dt_s, n_valid, total)
         while self._next_sample_ns <= t1_ns:
             self._emit_telemetry(self._next_sample_ns, state)
             self._next_sample_ns += int(self.profile.telemetry_period_s * NS)
 
-    def _emit_shares(
-        self, t0_ns: int, dt_s: float, n_valid: np.ndarray, n_error: np.ndarray, total: int
-    ) -> None:
+    def _emit_shares(self, t0_ns: int, dt_s: float, n_valid: np.ndarray, total: int) -> None:
         rng = self._share_rng
-        chips = np.concatenate([np.repeat(self._chip_index, n_valid), np.repeat(self._chip_index, n_error)])
-        is_error = np.concatenate([np.zeros(int(n_valid.sum()), bool), np.ones(int(n_error.sum()), bool)])
+        chips = np.repeat(self._chip_index, n_valid)
         found_s = t0_ns / NS + rng.random(total) * dt_s
         order = np.argsort(found_s, kind="stable")
-        chips, is_error, found_s = chips[order], is_error[order], found_s[order]
+        chips, found_s = chips[order], found_s[order]
         host_ns = self._latency.host_times_ns(found_s)
         cores = rng.integers(0, self._big_cores, total)
         low_bits = rng.integers(0, 1 << 17, total)
         version_bits = rng.integers(0, 1 << 16, total) << 13
         u = 1.0 - rng.random(total)  # uniform on (0, 1]
+        self.telemetry_sampler.count_shares(total, float(self.difficulty / u.min()))
         address_step = max(1, 256 // self.spec.chips_per_chain)
         per_chain = self.spec.chips_per_chain
         job_period_ns = int(self.profile.job_interval_s * NS)
@@ -240,18 +243,14 @@ class EmulatedDevice(Device):
             address = (chip % per_chain) * address_step
             nonce = ((big_core & 0x7F) << 25) | ((address & 0xFF) << 17) | int(low_bits[k])
             found_ns = round(found_s[k] * NS)
-            if is_error[k]:
-                outcome, share_diff = ShareOutcome.HARDWARE_ERROR, float(2.0**-32 / u[k])
-            else:
-                outcome, share_diff = ShareOutcome.ACCEPTED, float(self.difficulty / u[k])
             event = ShareEvent(
                 t_ns=int(host_ns[k]),
                 device=device_id,
                 job_id=f"{found_ns // job_period_ns:08x}",
                 nonce=nonce,
                 difficulty=self.difficulty,
-                share_difficulty=share_diff,
-                outcome=outcome,
+                share_difficulty=float(self.difficulty / u[k]),
+                outcome=ShareOutcome.ACCEPTED,
                 chip=chip,
                 core=big_core,
                 version_bits=int(version_bits[k]) & VERSION_ROLLING_MASK,
@@ -271,15 +270,10 @@ class EmulatedDevice(Device):
 
 
 def open_url(url: str, **kwargs: object) -> EmulatedDevice:
-    """Open ``emu://MODEL?serial=S&seed=N&difficulty=D`` as an :class:`EmulatedDevice`."""
-    parts = urlsplit(url)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    options: dict[str, object] = {}
-    if "serial" in query:
-        options["serial"] = query["serial"]
-    if "seed" in query:
-        options["seed"] = int(query["seed"])
-    if "difficulty" in query:
-        options["difficulty"] = float(query["difficulty"])
-    options.update(kwargs)
-    return EmulatedDevice(parts.netloc or parts.path.strip("/"), **options)  # type: ignore[arg-type]
+    """Open ``emu://MODEL?serial=S&seed=N&difficulty=D`` as an :class:`EmulatedDevice`
+    (options checked by :func:`asic_bridge.urls.parse_device_url`; unknown ones refused)."""
+    from asic_bridge.urls import parse_device_url
+
+    parsed = parse_device_url(url, scheme="emu")
+    options: dict[str, object] = {**parsed.options, **kwargs}
+    return EmulatedDevice(parsed.target, **options)  # type: ignore[arg-type]

@@ -41,12 +41,14 @@ def test_overheat_protection_cuts_the_chips() -> None:
 
 @pytest.mark.parametrize("model", sorted(PROFILES))
 def test_hotter_at_higher_clock(model: str) -> None:
-    low, high = PROFILES[model].spec.frequency_range_mhz
-    assert _steady_die_c(high, model) > _steady_die_c(low, model) + 2.0
+    spec = PROFILES[model].spec
+    low = spec.frequency_range_mhz[0]
+    assert _steady_die_c(spec.default_frequency_mhz, model) > _steady_die_c(low, model) + 2.0
 
 
 def test_leakage_feedback_makes_heat_superlinear_in_power() -> None:
-    # with leakage rising with temperature, the die heats more than the dynamic power alone
+    # with leakage rising with temperature, the die heats more than the dynamic power alone;
+    # the leakage is pinned to the profile's own reference temperature (60 C for the LV06)
     profile = LV06_PHYSICS
     physics = DevicePhysics(profile, draw_variation(profile, "X-1"))
     physics.set_fan_pct(60.0)
@@ -54,8 +56,11 @@ def test_leakage_feedback_makes_heat_superlinear_in_power() -> None:
     state = physics.step(0.1)
     dynamic = physics.c_eff_f * (physics.core_mv * 1e-3) ** 2 * physics.freq_mhz * 1e6
     assert float(state.chip_power_w[0]) > float(dynamic[0])
-    cold_leak = physics.leak_ref_w * 2 ** ((25 - profile.t_ref_c) / profile.leakage_doubling_k)
-    assert float(state.chip_power_w[0] - dynamic[0]) > float(cold_leak[0])
+    leak = float(state.chip_power_w[0] - dynamic[0])
+    at_die = physics.leak_ref_w * 2 ** ((physics.die_c - profile.t_ref_c) / profile.leakage_doubling_k)
+    assert leak == pytest.approx(float(at_die[0]), rel=0.02)
+    colder = physics.leak_ref_w * 2 ** ((physics.die_c - 10 - profile.t_ref_c) / profile.leakage_doubling_k)
+    assert leak > float(colder[0])
 
 
 def _accepted_rate(freq_mhz: float, difficulty: float, seconds: float, seed: int) -> tuple[int, float]:
@@ -89,17 +94,22 @@ def test_errors_rise_steeply_near_the_timing_limit() -> None:
     assert hot[0] < 600.0 < high_v[0]  # limit falls with temperature, rises with voltage
 
 
+def _hw_errors(dev: EmulatedDevice) -> int:
+    return int(dev.telemetry_sampler.hw_errors_total.sum())
+
+
 def test_hardware_errors_appear_when_overclocked() -> None:
+    # wrong results are counted by the firmware (at its ticket difficulty), never shared
     dev = EmulatedDevice("lv06", seed=2, difficulty=20.0, warm_up_s=300)
     dev.set_knob("frequency", 640, "MHz", override=True)
     events = _run(dev, 300)
-    errors = sum(1 for e in events if isinstance(e, ShareEvent) and e.outcome is ShareOutcome.HARDWARE_ERROR)
-    ok = sum(1 for e in events if isinstance(e, ShareEvent) and e.outcome is ShareOutcome.ACCEPTED)
-    assert errors > 0.2 * (errors + ok)
+    assert not any(isinstance(e, ShareEvent) and e.outcome is ShareOutcome.HARDWARE_ERROR
+                   for e in events)
+    # 640 MHz x 894 cores at ticket 256: ~0.52 results/s, most of them wrong this far out
+    assert _hw_errors(dev) > 0.2 * 300 * 640e6 * 894 / (256 * 2**32)
     stock = EmulatedDevice("lv06", seed=2, difficulty=20.0, warm_up_s=300)
-    stock_errors = sum(1 for e in _run(stock, 300)
-                       if isinstance(e, ShareEvent) and e.outcome is ShareOutcome.HARDWARE_ERROR)
-    assert stock_errors <= 1
+    _run(stock, 300)
+    assert _hw_errors(stock) <= 1
 
 
 def test_clock_lands_on_the_pll_grid_after_settling() -> None:

@@ -1,9 +1,10 @@
 """One device's physics, stepped in simulated time.
 
 State per chip: die and heatsink temperature (degC), clock (MHz), core voltage (mV);
-per device: the fan. Each step computes power from clock, voltage and temperature,
-advances the thermal network, runs the fan controller, and yields each chip's raw and
-effective hashrate (H/s) and its probability of a wrong result.
+per chain: the board (PCB) temperature sensor; per device: the voltage-regulator
+temperature and the fan. Each step computes power from clock, voltage and temperature,
+advances the thermal network and the sensors' own lags, runs the firmware's fan curve,
+and yields each chip's raw hashrate (H/s) and its probability of a wrong result.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from emulator.physics.power import dynamic_power_w, leakage_power_w
 from emulator.physics.thermal import (
     FanController,
+    first_order_lag,
     local_air_c,
     sink_air_conductance_w_per_k,
     step_thermal,
@@ -57,11 +59,12 @@ class DevicePhysics:
         self.core_mv = np.full(self.n_chips, self.chip_v_ref_mv)
         self.die_c = np.full(self.n_chips, profile.ambient_c)
         self.sink_c = np.full(self.n_chips, profile.ambient_c)
+        self.board_c = np.full(spec.chains, profile.ambient_c)  # PCB sensor per chain
+        self.vr_c = float(profile.ambient_c)  # voltage regulator (one per device)
         self.fan = FanController(
-            target_c=profile.fan_target_c,
+            low_c=profile.fan_curve_low_c,
+            high_c=profile.fan_curve_high_c,
             min_pct=profile.fan_min_pct,
-            kp_pct_per_k=profile.fan_kp_pct_per_k,
-            ki_pct_per_k_s=profile.fan_ki_pct_per_k_s,
             tau_s=profile.fan_tau_s,
         )
         self.tripped = False
@@ -101,7 +104,10 @@ class DevicePhysics:
             self.leak_ref_w, self.core_mv, self.chip_v_ref_mv, self.die_c, p.t_ref_c,
             p.leakage_doubling_k,
         )
-        fan_pct = self.fan.step(hottest, dt_s)
+        if self.tripped:  # overheat protection switches the chips' supply off ...
+            chip_power = chip_power * 0.0
+        # ... and runs the fan at full speed until they have cooled
+        fan_pct = self.fan.step(p.fan_curve_high_c if self.tripped else hottest, dt_s)
         fan_fraction = fan_pct / 100.0
         air_c = local_air_c(
             p.ambient_c, chip_power, p.spec.chips_per_chain,
@@ -112,6 +118,7 @@ class DevicePhysics:
             self.die_c, self.sink_c, chip_power, air_c, self.r_die_sink, p.c_die_j_per_k,
             g_sink_air, p.c_sink_j_per_k, dt_s,
         )
+        self._step_sensors(chip_power, dt_s)
         wall = float(np.sum(chip_power)) / p.regulator_efficiency + p.board_power_w
         return PhysicsState(
             hashrate_hs=running_mhz * 1e6 * self.cores_per_chip,
@@ -121,6 +128,20 @@ class DevicePhysics:
             fan_pct=fan_pct,
             tripped=self.tripped,
         )
+
+    def _step_sensors(self, chip_power_w: np.ndarray, dt_s: float) -> None:
+        """The board and regulator sensors follow their heat sources with their own lag."""
+        p = self.profile
+        board_target = self.sink_c.reshape(p.spec.chains, -1).max(axis=1)
+        self.board_c = first_order_lag(self.board_c, board_target, p.board_tau_s, dt_s)
+        self.vr_c = float(first_order_lag(self.vr_c, self.vr_target_c(chip_power_w), p.vr_tau_s, dt_s))
+
+    def vr_target_c(self, chip_power_w: np.ndarray) -> float:
+        """Where the regulator's temperature settles at this load (degC): its own loss
+        through ``vr_k_per_w`` above a board half-way between ambient and the heatsinks."""
+        p = self.profile
+        loss_w = float(np.sum(chip_power_w)) * (1.0 / p.regulator_efficiency - 1.0)
+        return p.ambient_c + p.vr_k_per_w * loss_w + 0.5 * float(self.sink_c.mean() - p.ambient_c)
 
     def warm_up(self, seconds: float = 900.0, dt_s: float = 1.0) -> None:
         """Run at the current settings without producing events (a device that has been

@@ -1,6 +1,9 @@
-"""Thermal network per chip: die -> heatsink -> local air, and a fan controller."""
+"""Thermal network per chip (die -> heatsink -> local air), the sensors' own thermal
+lags, and the firmware's fan curve."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -47,32 +50,42 @@ def step_thermal(
     return die_c, sink_c
 
 
+def first_order_lag(value: np.ndarray | float, target: np.ndarray | float, tau_s: float,
+                    dt_s: float) -> np.ndarray | float:
+    """One exact step of ``tau dT/dt = target - T`` with the target held over ``dt_s``
+    (a sensor or board with its own thermal mass; stable for any step)."""
+    if tau_s <= 0:
+        return target
+    return target + (value - target) * math.exp(-dt_s / tau_s)
+
+
 class FanController:
-    """A PI controller on the hottest chip, as miner firmware runs it, with a first-order
-    fan response. Output and state in percent of full speed."""
+    """The firmware's fan law on the hottest chip temperature (degC): a linear curve from
+    ``min_pct`` at ``low_c`` to 100 % at ``high_c`` (ESP-Miner's ``automatic_fan_speed``
+    and bmminer's PWM table are both of this form), followed by the fan's first-order
+    speed response (``tau_s``). Output and state in percent of full speed."""
 
     def __init__(
-        self, *, target_c: float, min_pct: float, kp_pct_per_k: float, ki_pct_per_k_s: float,
-        tau_s: float, start_pct: float = 50.0,
+        self, *, low_c: float, high_c: float, min_pct: float, tau_s: float,
+        start_pct: float = 100.0,
     ) -> None:
-        self.target_c = target_c
+        if not high_c > low_c:
+            raise ValueError(f"fan curve needs high_c > low_c, got {low_c}..{high_c} degC")
+        self.low_c = low_c
+        self.high_c = high_c
         self.min_pct = min_pct
-        self.kp = kp_pct_per_k
-        self.ki = ki_pct_per_k_s
         self.tau_s = tau_s
         self.command_pct = start_pct
         self.actual_pct = start_pct
-        self._integral = start_pct
         self.manual_pct: float | None = None
+
+    def curve_pct(self, temp_c: float) -> float:
+        """The commanded speed (%) the firmware's curve gives at ``temp_c``."""
+        span = (temp_c - self.low_c) / (self.high_c - self.low_c)
+        return min(max(self.min_pct + span * (100.0 - self.min_pct), self.min_pct), 100.0)
 
     def step(self, hottest_c: float, dt_s: float) -> float:
         """Update command and actual speed; returns the actual speed in percent."""
-        if self.manual_pct is not None:
-            self.command_pct = self.manual_pct
-        else:
-            error = hottest_c - self.target_c
-            proposed = self._integral + self.ki * error * dt_s
-            self._integral = min(max(proposed, self.min_pct), 100.0)  # anti-windup
-            self.command_pct = min(max(self._integral + self.kp * error, self.min_pct), 100.0)
-        self.actual_pct += (self.command_pct - self.actual_pct) * min(1.0, dt_s / self.tau_s)
+        self.command_pct = self.manual_pct if self.manual_pct is not None else self.curve_pct(hottest_c)
+        self.actual_pct = float(first_order_lag(self.actual_pct, self.command_pct, self.tau_s, dt_s))
         return self.actual_pct
