@@ -238,7 +238,8 @@ def parse_device_url(url: str, *, scheme: str | None = None) -> DeviceUrl:
                 raise UrlError(f"bad port in {url!r}: give a number 1-65535") from None
             if not target:
                 raise UrlError(f"no host in {url!r}; expected {name}://HOST[:PORT]")
-            port = port or layout.default_port
+            if port is None:
+                port = layout.default_port
             if port is None or not 1 <= port <= 65535:
                 raise UrlError(f"port {port} in {url!r} is outside 1-65535")
     options: dict[str, Any] = {}

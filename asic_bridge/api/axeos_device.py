@@ -15,7 +15,7 @@ from asic_bridge.api import axeos
 from asic_bridge.api.polling import PollingDevice, backend_kwargs
 from asic_bridge.api.readings import Reading
 from asic_bridge.api.transport import HttpJsonClient
-from asic_bridge.errors import PoolError
+from asic_bridge.errors import PoolError, UrlError
 from asic_bridge.events import ControlEvent
 from asic_bridge.models import spec_for
 
@@ -109,7 +109,7 @@ def open_axeos(url: str, **kwargs: Any) -> AxeOSDevice:
     start = bool(options.pop("start", True))
     point = bool(options.pop("point_miner", False))
     if point and "stratum" not in pool:
-        raise PoolError(f"point_miner=1 needs ?stratum=HOST:PORT in {url!r}")
+        raise UrlError(f"point_miner=1 needs ?stratum=HOST:PORT in {url!r}")
     device = AxeOSDevice(**options, start=False)
     before = None
     if point:
