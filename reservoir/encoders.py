@@ -1,17 +1,44 @@
-"""Encoders: map the task input u(t) to a device knob, one value per step.
+"""Encoders: map the task input u(t) to a device knob, one value per (sub-)step.
 
 Every encoder clamps into the device model's safe envelope, so an experiment can never
-command a clock or voltage outside it.
+command a clock or voltage outside it, and names the control path its knob travels
+(``control_path``), which the capture records beside each control event.
+
+* :class:`DifficultyEncoder`: the published D = d0 / (u + eps) share difficulty. The
+  difficulty changes only how often the host samples a Poisson process of shares; it does
+  not change the chip at all.
+* :class:`FrequencyEncoder` (the clock) and :class:`VoltageEncoder` (core voltage):
+  linear over the model's safe range; these reach the chip's thermal and power state.
+* :class:`TimeMultiplexEncoder`: wraps one of those; each input is held for tau, split
+  into N sub-intervals (virtual nodes) of theta = tau / N, and in sub-interval i the knob
+  gets the base encoding of mid + m_i (u - mid), with m a fixed random mask in [-1, 1]
+  (Appeltant et al. 2011). Features are taken per sub-interval and folded back to one row
+  of N x F features per input (:func:`fold_subintervals`).
+
+The common interface (``Encoder``): ``name``, ``knob``, ``unit``, ``control_path``,
+``sub_steps`` (knob settings per input, 1 unless multiplexed), ``encode(u)`` (one value
+per knob setting, ``len(u) * sub_steps`` of them) and ``describe()`` (JSON-able record).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from asic_bridge.models import DIFFICULTY, FREQUENCY, DeviceSpec
+from asic_bridge.models import CORE_VOLTAGE, DIFFICULTY, FREQUENCY, DeviceSpec
 from reservoir.tasks.narma import U_HIGH, U_LOW
+
+PATH_DIFFICULTY = "pool: Stratum mining.set_difficulty to the miner (host side only)"
+PATH_FREQUENCY = "device: set_knob('frequency') (AxeOS PATCH /api/system, UART PLL write, cgminer)"
+PATH_VOLTAGE = "device: set_knob('core_voltage') (AxeOS coreVoltage, S9 chain supply)"
+
+
+def _linear(spec: DeviceSpec, knob: str, u: np.ndarray, u_low: float, u_high: float) -> np.ndarray:
+    low, high = spec.knob_range(knob)
+    frac = (np.asarray(u, dtype=float) - u_low) / (u_high - u_low)
+    return np.clip(low + frac * (high - low), low, high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +51,38 @@ class FrequencyEncoder:
     knob: str = FREQUENCY.name
     unit: str = FREQUENCY.unit
     name: str = "frequency"
+    control_path: str = PATH_FREQUENCY
+    sub_steps: int = 1
 
     def encode(self, u: np.ndarray) -> np.ndarray:
         """Clock in MHz for each u, clamped to the envelope."""
-        low, high = self.spec.frequency_range_mhz
-        frac = (np.asarray(u, dtype=float) - self.u_low) / (self.u_high - self.u_low)
-        return np.clip(low + frac * (high - low), low, high)
+        return _linear(self.spec, self.knob, u, self.u_low, self.u_high)
+
+    def describe(self) -> dict[str, Any]:
+        return {"encoder": self.name, "knob": self.knob, "unit": self.unit,
+                "control_path": self.control_path, "range": list(self.spec.knob_range(self.knob))}
+
+
+@dataclass(frozen=True, slots=True)
+class VoltageEncoder:
+    """u in [u_low, u_high] -> core voltage in mV, linear over the model's safe range."""
+
+    spec: DeviceSpec
+    u_low: float = U_LOW
+    u_high: float = U_HIGH
+    knob: str = CORE_VOLTAGE.name
+    unit: str = CORE_VOLTAGE.unit
+    name: str = "voltage"
+    control_path: str = PATH_VOLTAGE
+    sub_steps: int = 1
+
+    def encode(self, u: np.ndarray) -> np.ndarray:
+        """Core voltage in mV for each u, clamped to the envelope."""
+        return _linear(self.spec, self.knob, u, self.u_low, self.u_high)
+
+    def describe(self) -> dict[str, Any]:
+        return {"encoder": self.name, "knob": self.knob, "unit": self.unit,
+                "control_path": self.control_path, "range": list(self.spec.knob_range(self.knob))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +95,8 @@ class DifficultyEncoder:
     knob: str = DIFFICULTY.name
     unit: str = DIFFICULTY.unit
     name: str = "difficulty"
+    control_path: str = PATH_DIFFICULTY
+    sub_steps: int = 1
 
     def encode(self, u: np.ndarray) -> np.ndarray:
         """Difficulty for each u, clamped to the model's difficulty range."""
@@ -56,15 +111,89 @@ class DifficultyEncoder:
         d0 / (E[u] + eps), since the share rate is proportional to 1 / D."""
         return self.d0 / (u_mean + self.eps)
 
+    def describe(self) -> dict[str, Any]:
+        return {"encoder": self.name, "knob": self.knob, "unit": self.unit,
+                "control_path": self.control_path, "d0": self.d0, "eps": self.eps}
 
-Encoder = FrequencyEncoder | DifficultyEncoder
-ENCODINGS = ("frequency", "difficulty")
+
+BaseEncoder = FrequencyEncoder | VoltageEncoder | DifficultyEncoder
 
 
-def encoder_for(name: str, spec: DeviceSpec) -> Encoder:
-    """The encoder called ``name`` for a device model."""
-    if name == "frequency":
-        return FrequencyEncoder(spec)
-    if name == "difficulty":
-        return DifficultyEncoder(spec)
-    raise ValueError(f"unknown encoding {name!r}; known: {ENCODINGS}")
+@dataclass(frozen=True, slots=True)
+class TimeMultiplexEncoder:
+    """Each input held for tau = ``sub_steps`` sub-intervals; sub-interval i sets the base
+    encoder's knob for mid + mask[i] (u - mid). ``mask_seed`` fixes the mask (uniform in
+    [-1, 1]); the hold per knob setting is tau / ``sub_steps``."""
+
+    base: BaseEncoder
+    sub_steps: int = 8
+    mask_seed: int = 0
+    mask: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.sub_steps < 1:
+            raise ValueError(f"sub_steps must be >= 1, got {self.sub_steps}")
+        mask = np.random.default_rng(self.mask_seed).uniform(-1.0, 1.0, self.sub_steps)
+        object.__setattr__(self, "mask", mask)
+
+    @property
+    def name(self) -> str:
+        return f"tm-{self.base.name}"
+
+    @property
+    def knob(self) -> str:
+        return self.base.knob
+
+    @property
+    def unit(self) -> str:
+        return self.base.unit
+
+    @property
+    def control_path(self) -> str:
+        return self.base.control_path
+
+    def masked_inputs(self, u: np.ndarray) -> np.ndarray:
+        """mid + mask[i] (u(t) - mid) for every input t and sub-interval i, in time order."""
+        u = np.asarray(u, dtype=float)
+        mid = (U_LOW + U_HIGH) / 2
+        return (mid + np.outer(u - mid, self.mask)).reshape(-1)
+
+    def encode(self, u: np.ndarray) -> np.ndarray:
+        """Knob values, ``len(u) * sub_steps`` of them, clamped by the base encoder."""
+        return self.base.encode(self.masked_inputs(u))
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.base.describe(), "encoder": self.name, "sub_steps": self.sub_steps,
+                "mask_seed": self.mask_seed, "mask": [round(float(m), 12) for m in self.mask]}
+
+
+Encoder = FrequencyEncoder | VoltageEncoder | DifficultyEncoder | TimeMultiplexEncoder
+ENCODINGS = ("frequency", "voltage", "difficulty", "tm-frequency", "tm-voltage", "tm-difficulty")
+
+
+def encoder_for(name: str, spec: DeviceSpec, *, sub_steps: int = 8, mask_seed: int = 0) -> Encoder:
+    """The encoder called ``name`` for a device model (``clock`` is ``frequency``)."""
+    base_name = name.removeprefix("tm-")
+    bases = {"frequency": FrequencyEncoder, "clock": FrequencyEncoder,
+             "voltage": VoltageEncoder, "difficulty": DifficultyEncoder}
+    if base_name not in bases:
+        raise ValueError(f"unknown encoding {name!r}; known: {ENCODINGS}")
+    base = bases[base_name](spec)
+    if name.startswith("tm-"):
+        return TimeMultiplexEncoder(base, sub_steps=sub_steps, mask_seed=mask_seed)
+    return base
+
+
+def fold_subintervals(
+    values: np.ndarray, names: tuple[str, ...] | list[str], sub_steps: int
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(n_inputs * N, F) per-sub-interval features -> (n_inputs, N * F), with names
+    ``{name}@{i}`` for sub-interval i (virtual node i)."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2 or values.shape[1] != len(names):
+        raise ValueError(f"features {values.shape} do not match {len(names)} names")
+    if len(values) % sub_steps:
+        raise ValueError(f"{len(values)} sub-steps is not a multiple of {sub_steps}")
+    n = len(values) // sub_steps
+    folded = values.reshape(n, sub_steps * values.shape[1])
+    return folded, tuple(f"{name}@{i}" for i in range(sub_steps) for name in names)
