@@ -104,7 +104,7 @@ class NonceVerifier:
         start = self._window_start
         if start is None or now_s - start < self.stall_s:
             return None
-        seen = self._window_counts
+        seen = Counter(self._window_counts)  # the restart below clears the window's
         window = now_s - start
         self.counters["stall_warnings"] += 1
         self._restart_window(now_s)
