@@ -55,11 +55,14 @@ def encode_request(commands: str | Sequence[str], parameter: str | None = None) 
 
 def decode_request(data: bytes) -> tuple[list[str], str | None]:
     """Server side: the command names and the parameter of a request."""
-    text = data.rstrip(b"\x00 \r\n\t").decode("utf-8", errors="strict")
+    try:
+        text = data.rstrip(b"\x00 \r\n\t").decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"request is not UTF-8: {exc}") from None
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(f"request is not JSON: {exc}") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"request is not JSON: {str(exc)[:80]}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("command"), str):
         raise ProtocolError("request has no command")
     parameter = doc.get("parameter")
@@ -112,10 +115,14 @@ def decode_reply(data: bytes) -> dict[str, Any]:
         raise ProtocolError(f"reply is not UTF-8: {exc}") from None
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise ProtocolError("reply from the miner API is nested too deep to parse") from None
     except json.JSONDecodeError:
         repaired = _insert_missing_commas(text)
         try:
             doc = json.loads(f"[{repaired}]")
+        except RecursionError:
+            raise ProtocolError("reply from the miner API is nested too deep to parse") from None
         except json.JSONDecodeError as exc:
             snippet = text[:80] + ("..." if len(text) > 80 else "")
             raise ProtocolError(f"malformed JSON from the miner API ({exc}): {snippet!r}") from None

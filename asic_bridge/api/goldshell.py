@@ -142,12 +142,12 @@ def parse_setting(doc: dict[str, Any]) -> tuple[list[PowerPlan], int]:
 
 
 def nearest_plan(plans: list[PowerPlan], frequency_mhz: float) -> int:
-    """Index of the plan whose clock is nearest ``frequency_mhz``; ValueError if none
-    has a clock."""
+    """Index of the plan whose clock is nearest ``frequency_mhz``; ProtocolError (a
+    ValueError) if no plan states its clock."""
     clocked = [(abs(p.freq_mhz - frequency_mhz), i) for i, p in enumerate(plans)
                if p.freq_mhz is not None]
     if not clocked:
-        raise ValueError("no power plan states its clock")
+        raise ProtocolError("setting reply: no power plan states its clock")
     return min(clocked)[1]
 
 

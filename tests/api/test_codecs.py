@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from asic_bridge.api import axeos, cgminer, goldshell
 from asic_bridge.api.readings import Reading, to_float
@@ -231,3 +234,135 @@ def test_goldshell_login_and_plans() -> None:
     assert json.loads(goldshell.setting_body(setting, select=0))["select"] == 0
     with pytest.raises(ProtocolError):
         goldshell.parse_setting({"select": 5, "powerplans": [{"freq": 1}]})
+
+
+# -- fuzz: the three reply codecs raise nothing but ProtocolError ---------------------------
+
+
+_KEYS = st.sampled_from([
+    "STATUS", "When", "Code", "Msg", "Description", "SUMMARY", "STATS", "DEVS", "POOLS",
+    "VERSION", "summary", "stats", "devs", "GHS 5s", "GHS av", "MHS 20s", "MHS av",
+    "Accepted", "Rejected", "Hardware Errors", "Elapsed", "Best Share", "Type", "chain_acn6",
+    "chain_rate6", "temp6", "temp2_6", "freq_avg6", "chain_hw6", "chain_power6", "fan3",
+    "frequency", "Power", "Temperature", "tstemp-2", "POOL", "URL", "data", "Data", "id",
+    "hashrate", "av_hashrate", "accepted", "hwerrors", "temp", "fanspeed", "powerplans",
+    "select", "level", "freq", "volt", "info", "model", "JWT Token", "hashRate", "asicCount",
+    "bestDiff", "fanrpm", "fanSpeed", "smallCoreCount", "power", "vrTemp", "overheat_mode",
+])
+_SCALARS = (st.none() | st.booleans() | st.integers() | st.floats()
+            | st.text(max_size=12) | st.sampled_from(["S", "E", "W", "618M", "83 °C / 70 °C",
+                                                      "1e400", "-5", "nan", "inf"]))
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS | st.text(max_size=6),
+                                                                inner, max_size=6),
+    max_leaves=30,
+)
+
+
+def _as_bytes(doc: object) -> bytes:
+    return json.dumps(doc, default=str).encode()
+
+
+_ENTRY = st.dictionaries(_KEYS, _SCALARS, max_size=10) | _SCALARS
+_SECTIONS = st.sampled_from(["SUMMARY", "STATS", "DEVS", "POOLS", "VERSION", "data", "Data",
+                             "powerplans", "summary", "stats", "devs"])
+_SHAPED = st.dictionaries(  # replies shaped like the firmware's, with wrong types inside
+    _SECTIONS | _KEYS,
+    st.lists(_ENTRY, max_size=4) | _ENTRY | st.just([{"STATUS": "S", "Code": 1}]),
+    max_size=6,
+)
+
+
+_REPLY_BYTES = (
+    st.binary(max_size=200)
+    | _JSON.map(_as_bytes)
+    | _SHAPED.map(_as_bytes)
+    | _SHAPED.map(lambda doc: _as_bytes({"summary": [doc], "stats": [doc], "devs": doc}))
+    | st.tuples(st.just(S9_STATS), st.integers(0, len(S9_STATS))).map(lambda t: t[0][: t[1]])
+    | st.tuples(_JSON.map(_as_bytes), st.integers(0, 200)).map(lambda t: t[0][: t[1]])
+    | st.just(b"HTTP/1.1 500 Internal Server Error\r\n\r\n<html>oops</html>")
+    | st.just(b"[" * 100_000)
+)
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(_REPLY_BYTES)
+def test_fuzz_cgminer_codec_raises_only_protocol_errors(data: bytes) -> None:
+    with contextlib.suppress(ProtocolError):
+        cgminer.decode_request(data)
+    try:
+        doc = cgminer.decode_reply(data)
+    except ProtocolError:
+        return
+    for commands in (["summary"], ["stats"], ["devs"], ["pools"], ["version"],
+                     ["summary", "stats", "devs"]):
+        try:
+            replies = cgminer.split_replies(doc, commands)
+        except ProtocolError:
+            continue
+        for name, reply in replies.items():
+            for step in (lambda r=reply, n=name: cgminer.check_status(r, n),
+                         lambda r=reply: cgminer.parse_summary(r),
+                         lambda r=reply: cgminer.parse_stats(r),
+                         lambda r=reply: cgminer.stats_info(r),
+                         lambda r=reply: cgminer.parse_devs(r),
+                         lambda r=reply: cgminer.parse_pools(r),
+                         lambda r=reply: cgminer.parse_version(r)):
+                with contextlib.suppress(ProtocolError, cgminer.CommandRefused):
+                    step()
+
+
+@FUZZ
+@given(_REPLY_BYTES)
+def test_fuzz_axeos_codec_raises_only_protocol_errors(data: bytes) -> None:
+    from asic_bridge.api.readings import json_object
+
+    try:
+        info = json_object(data, what="GET /api/system/info")
+        axeos.parse_info(info)
+        axeos.identity(info)
+    except ProtocolError:
+        pass
+
+
+@FUZZ
+@given(_REPLY_BYTES)
+def test_fuzz_goldshell_codec_raises_only_protocol_errors(data: bytes) -> None:
+    from asic_bridge.api.readings import json_object
+
+    try:
+        doc = json_object(data, what="GET /mcb/cgminer")
+    except ProtocolError:
+        return
+    for step in (lambda: goldshell.parse_devs(doc), lambda: goldshell.parse_login(doc),
+                 lambda: goldshell.parse_status(doc),
+                 lambda: goldshell.nearest_plan(goldshell.parse_setting(doc)[0], 500.0)):
+        with contextlib.suppress(ProtocolError):
+            step()
+
+
+@pytest.mark.parametrize("reply", [
+    b'{"STATUS":"S","SUMMARY":[{"GHS 5s":"13.5","Elapsed":10}],"id":1}\x00',
+    b'{"STATUS":"E","Msg":"no"}\x00',
+])
+def test_top_level_status_string_is_understood(reply: bytes) -> None:
+    doc = cgminer.decode_reply(reply)
+    if doc["STATUS"] == "E":
+        with pytest.raises(cgminer.CommandRefused):
+            cgminer.check_status(doc, "summary")
+        return
+    cgminer.check_status(doc, "summary")
+    assert by_key(cgminer.parse_summary(doc))[("hashrate", None)].value == 13.5
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage", b'{"a": 1', b"\x00\x00",
+                                  b"HTTP/1.1 500 Internal Server Error\r\n\r\n"])
+def test_garbage_truncated_and_http_500_bodies_are_protocol_errors(data: bytes) -> None:
+    from asic_bridge.api.readings import json_object
+
+    with pytest.raises(ProtocolError, match="miner API"):
+        cgminer.decode_reply(data)
+    with pytest.raises(ProtocolError, match="GET /api/system/info"):
+        json_object(data, what="GET /api/system/info")
