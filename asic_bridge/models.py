@@ -45,7 +45,7 @@ DIFFICULTY = Knob("difficulty", "1")
 FAN = Knob("fan", "%")
 KNOBS: dict[str, Knob] = {k.name: k for k in (FREQUENCY, CORE_VOLTAGE, DIFFICULTY, FAN)}
 
-KNOB_ECHOES = frozenset({"frequency", "core_voltage", "difficulty", "fan_setpoint"})
+KNOB_ECHOES = frozenset({"frequency", "chain_frequency", "core_voltage", "difficulty", "fan_duty"})
 """Telemetry quantities that restate a knob's set point (firmware reports them) rather
 than measure a response: analysis treats them as a copy of the input."""
 
