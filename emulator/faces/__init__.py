@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self, TypedDict, runtime_checkable
+from typing import Any, NotRequired, Protocol, Self, TypedDict, runtime_checkable
 
 
 class ChainSnapshot(TypedDict):
@@ -62,6 +62,7 @@ class Snapshot(TypedDict):
     best_diff: float
     uptime_s: float
     chains: list[ChainSnapshot]
+    overheat_mode: NotRequired[bool]  # the firmware's overheat protection holds
 
 
 @runtime_checkable

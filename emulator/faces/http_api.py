@@ -320,6 +320,8 @@ class AxeOSFace(HttpFace):
             "fanrpm": round(snap["fan_rpm"][0]) if snap["fan_rpm"] else 0,
             **self.settings,
         }
+        if snap.get("overheat_mode"):  # ESP-Miner sets the NVS flag when it trips
+            doc["overheat_mode"] = 1
         if self.flavour == "luckyminer":
             doc["minerModel"] = self.miner_model
         return doc

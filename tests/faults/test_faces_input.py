@@ -215,3 +215,14 @@ def test_goldshell_setting_refuses_bad_values_whole(body: bytes) -> None:
         time.sleep(0.1)
         status, data = request(face, "GET", "/mcb/cgminer?cgminercmd=devs", None, auth)
         assert status == 200 and json.loads(data)["data"]
+
+
+def test_axeos_info_reports_the_models_overheat_trip() -> None:
+    class Tripped(StaticSnapshotSource):
+        def snapshot(self):  # type: ignore[no-untyped-def]
+            return {**super().snapshot(), "overheat_mode": True}
+
+    with AxeOSFace(Tripped(), port=0) as face:
+        assert json.loads(request(face, "GET", "/api/system/info")[1])["overheat_mode"] == 1
+    with AxeOSFace(StaticSnapshotSource(), port=0) as face:
+        assert json.loads(request(face, "GET", "/api/system/info")[1])["overheat_mode"] == 0
