@@ -1,6 +1,7 @@
-"""UART benchmarks: BM13xx replies parsed per second, and the time from a nonce reply's
+"""UART benchmarks: BM13xx replies parsed per second, the time from a nonce reply's
 last byte leaving the far end to its ShareEvent reaching the sink (recorded into a
-capture file), over loopback TCP (socket://) and a pty.
+capture file), over loopback TCP (socket://) and a pty, and the driver's memory under a
+flood of valid register replies (none waiting for them, then a stalled read).
 
 Run: .venv/bin/python bench/uart_bench.py [--frames N] [--samples N]
 """
@@ -166,10 +167,48 @@ def bench_latency(kind: str, samples: int, tmp: Path) -> dict[str, float]:
             "stamp_p50_us": s50, "stamp_p99_us": s99}
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def bench_flood(frames: int) -> dict[str, float]:
+    """``frames`` valid register replies with no read waiting, then as many into a read
+    that never collects: replies handled per second, RSS growth, the most ever queued."""
+    frame = codec.encode_register_reply(codec.RegisterReply(0x13660000, 0, 0x00))
+    server = socket.create_server(("127.0.0.1", 0))
+    drv = ChainDriver(f"socket://127.0.0.1:{server.getsockname()[1]}").open()
+    conn, _ = server.accept()
+    rss0, peak = _rss_mb(), 0
+    t0 = time.perf_counter()
+    try:
+        for phase in (1, 2):
+            if phase == 2:
+                drv.registers.open()  # a read in progress whose caller never collects
+            conn.sendall(frame * frames)
+            deadline = time.monotonic() + 60
+            while drv.counters["register_replies"] < phase * frames and time.monotonic() < deadline:
+                peak = max(peak, drv.registers.qsize())
+                time.sleep(0.005)
+        elapsed = time.perf_counter() - t0
+        return {"replies": float(drv.counters["register_replies"]),
+                "replies_per_s": drv.counters["register_replies"] / elapsed,
+                "rss_growth_mb": _rss_mb() - rss0, "peak_queued": float(peak),
+                "bound": float(drv.registers.maxsize),
+                "dropped": float(drv.counters["unsolicited_registers"]
+                                 + drv.counters["register_overflow"])}
+    finally:
+        drv.registers.close()
+        drv.close()
+        conn.close()
+        server.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--frames", type=int, default=200_000)
     ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--flood", type=int, default=500_000, help="register replies per phase")
     args = ap.parse_args()
     r = bench_parse(args.frames)
     print(f"parse: {r['parse_fps']:,.0f} replies/s (stream parser, 4 KiB chunks, 1% garbage)")
@@ -184,6 +223,11 @@ def main() -> None:
                   f"to capture): p50 {lat['p50_us']:.0f} us, p99 {lat['p99_us']:.0f} us, "
                   f"max {lat['max_us']:.0f} us; -> t_ns stamp: p50 {lat['stamp_p50_us']:.0f} us,"
                   f" p99 {lat['stamp_p99_us']:.0f} us")
+    fl = bench_flood(args.flood)
+    print(f"register-reply flood: {fl['replies']:,.0f} valid replies at {fl['replies_per_s']:,.0f}/s"
+          f" (half with no read waiting, half into a stalled read): RSS +{fl['rss_growth_mb']:.1f}"
+          f" MB, at most {fl['peak_queued']:.0f} queued (bound {fl['bound']:.0f}), "
+          f"{fl['dropped']:,.0f} counted and dropped")
 
 
 if __name__ == "__main__":
