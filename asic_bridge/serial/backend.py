@@ -2,7 +2,7 @@
 boards with a USB-UART bridge), driven by a :class:`~asic_bridge.serial.chain.ChainDriver`.
 
 URL: ``serial://PATH?chip=bm1366&baud=115200`` (PATH may be any pyserial URL, e.g.
-``socket://127.0.0.1:5000``); options :data:`URL_OPTIONS`. The ticket difficulty is
+``socket://127.0.0.1:5000``); options as in :data:`asic_bridge.urls.SCHEMES`. The ticket difficulty is
 the driver's (see :mod:`asic_bridge.serial.chain`): nothing else is needed to capture an
 emulated chain (``hashrc emulate lv06 --serial``) or a real one.
 
@@ -21,7 +21,6 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
 from typing import ClassVar
 
 from asic_bridge.device import Device, DeviceInfo, WallClock
@@ -125,10 +124,11 @@ class SerialDevice(Device):
                 self._report_counters()
                 return
 
-    def _report_counters(self, *, all_: bool = False) -> None:
+    def _report_counters(self) -> None:
+        """Emit the driver's counters that changed since the last report as telemetry."""
         now, dev = time.time_ns(), self.info.device_id
         counters = dict(self.driver.counters)
-        changed = {k: v for k, v in counters.items() if all_ or self._reported.get(k) != v}
+        changed = {k: v for k, v in counters.items() if self._reported.get(k) != v}
         self._reported.update(changed)
         events = [TelemetryEvent(now, dev, f"uart_{k}", float(v), "1")
                   for k, v in sorted(changed.items())]
@@ -174,38 +174,21 @@ def _spec_for_chip(fam: ChipFamily) -> DeviceSpec:
     raise ValueError(f"no device model with a {fam.name}; pass model=")
 
 
-def _flag(text: str) -> bool:
-    return text.lower() in ("1", "true")
-
-
-URL_OPTIONS: dict[str, Callable[[str], object]] = {
-    "chip": str, "model": str, "baud": int, "fast_baud": _flag,
-    "ticket_difficulty": float, "frequency_mhz": float, "expected_chips": int,
-    "job_interval_s": float, "reconnect_timeout_s": float,
-}
-"""``serial://`` URL options (name -> converter)."""
-
-
 def parse_url(url: str) -> tuple[str, dict[str, object]]:
-    """Split ``serial://PATH?chip=bm1366&baud=115200`` into (pyserial URL or path, kwargs).
+    """Split ``serial://PATH?chip=bm1366&baud=115200`` into (pyserial URL or path, kwargs)
+    with the one device-URL parser (:func:`asic_bridge.urls.parse_device_url`).
 
     PATH may itself be a pyserial URL: ``serial://socket://127.0.0.1:5000?chip=bm1366``.
-    Unknown parameters raise ValueError."""
-    from urllib.parse import parse_qsl
+    Unknown options raise :class:`~asic_bridge.errors.UrlError` (a ValueError)."""
+    from asic_bridge.errors import UrlError
+    from asic_bridge.urls import parse_device_url
 
-    if not url.startswith("serial://"):
-        raise ValueError(f"not a serial:// URL: {url!r}")
-    rest = url[len("serial://"):]
-    target, _, query = rest.rpartition("?") if "?" in rest else (rest, "", "")
-    if not target:
-        raise ValueError(f"no port in {url!r}")
-    kwargs: dict[str, object] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        conv = URL_OPTIONS.get(key)
-        if conv is None:
-            raise ValueError(f"unknown parameter {key!r} in {url!r}; known: {sorted(URL_OPTIONS)}")
-        kwargs[key] = conv(value)
-    return target, kwargs
+    parsed = parse_device_url(url, scheme="serial")
+    options = dict(parsed.options)
+    if "verify_difficulty" in options:
+        raise UrlError(f"verify_difficulty is gone from {url!r}: the driver verifies every "
+                       f"nonce at the ticket difficulty it writes; drop the option")
+    return parsed.target, options
 
 
 def open_url(url: str, **kwargs: object) -> SerialDevice:

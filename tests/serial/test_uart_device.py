@@ -18,10 +18,12 @@ def test_parse_url() -> None:
     assert parse_url("serial://socket://127.0.0.1:5000?ticket_difficulty=2") == (
         "socket://127.0.0.1:5000", {"ticket_difficulty": 2.0})
     assert parse_url("serial://loop://") == ("loop://", {})
-    with pytest.raises(ValueError, match="unknown parameter"):
+    with pytest.raises(ValueError, match="unknown option"):
         parse_url("serial:///dev/ttyUSB0?bogus=1")
     with pytest.raises(ValueError):
         parse_url("emu://lv06")
+    with pytest.raises(ValueError, match="verifies every nonce at the ticket difficulty"):
+        parse_url("serial:///dev/ttyUSB0?verify_difficulty=1e-5")
 
 
 def _collect(dev: SerialDevice, into: list) -> int:
@@ -62,4 +64,4 @@ def test_device_refuses_when_nothing_answers() -> None:
     from asic_bridge.errors import DeviceError
 
     with pytest.raises(DeviceError, match="no BM1366 answered"):
-        open_url("serial://loop://?job_interval_s=0")
+        open_url("serial://loop://")
