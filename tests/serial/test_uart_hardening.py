@@ -244,3 +244,18 @@ def test_link_closed_surfaces_as_status_error_and_counters() -> None:
     assert tele["uart_shares"] >= 2
     with pytest.raises(DeviceError, match="closed"):
         dev.set_knob("frequency", 500, "MHz")
+
+
+def test_face_reply_queue_is_bounded_under_a_read_flood(make_face: FaceFactory) -> None:
+    # a host asking faster than 115,200 baud can answer: the chain's FIFO overflows,
+    # counted, instead of the emulator's memory growing
+    face, url = make_face(chips=4, max_tx_frames=64)
+    flood = codec.read_register(0x00) * 2000  # 4 chips x 2000 = 8000 replies, ~9 s of wire
+    with ChainDriver(url, reconnect_timeout_s=0.3) as drv:
+        drv.send(flood)
+        assert wait_for(lambda: face.counters["rx_bytes"] >= len(flood), 10.0)
+        assert wait_for(lambda: face.counters["tx_overflow"] > 0)
+        assert face._tx.qsize() <= 64
+        drv.send(codec.read_register(0x00))  # still answering afterwards
+        assert wait_for(lambda: face._tx.qsize() < 64, 5.0)
+    assert face.counters["tx_overflow"] + face.counters["tx_frames"] <= 8004
