@@ -41,7 +41,7 @@ class ServiceThread:
     :meth:`start` returns once the service's ``start()`` finished (re-raising its error,
     e.g. a port in use); :meth:`close` runs its ``close()`` and joins the thread."""
 
-    def __init__(self, service: Service, *, name: str = "service") -> None:
+    def __init__(self, service: Service, *, name: str = "stratum") -> None:
         self.service = service
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)

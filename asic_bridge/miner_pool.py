@@ -23,7 +23,7 @@ import errno
 import threading
 from collections.abc import Callable
 
-from asic_bridge.errors import MinerNotConnected, PoolError
+from asic_bridge.errors import DeviceTimeout, MinerNotConnected, PoolError
 from asic_bridge.events import ControlEvent, Event, JobEvent, ShareEvent
 
 EventSink = Callable[[Event], None]
@@ -151,7 +151,13 @@ class MinerPool:
                 if self.miner is None or session.user == self.miner:
                     session.set_difficulty(value)
 
-        server.call(apply)
+        try:
+            server.call(apply, timeout_s=5.0)
+        except TimeoutError:
+            raise DeviceTimeout(f"{self.device_id}: the pool did not apply difficulty "
+                                f"{value:g} within 5 s") from None
+        except RuntimeError as exc:  # the server's loop is gone
+            raise PoolError(f"{self.device_id}: the pool is not running ({exc})") from None
         self.difficulty = value
         return value
 

@@ -85,3 +85,19 @@ def test_only_the_devices_miner_is_recorded_under_the_devices_identity() -> None
     other, ours = stats.miners
     assert other.difficulty == 2e-5 and ours.difficulty == 1e-5  # set on its miner only
     assert pool.foreign_events > 0  # the other miner's jobs and shares, not recorded
+
+
+def test_point_miner_is_explicit_and_patches_the_pool_address() -> None:
+    """Without ``point_miner=1`` the miner's settings are never touched; with it, AxeOS
+    gets stratumURL/stratumPort of our pool and a restart."""
+    with AxeOSFace(StaticSnapshotSource(), port=0, restart_s=0.05) as face:
+        before = dict(face.settings)
+        with pytest.raises(MinerNotConnected):
+            open_device(f"{face.url}?stratum=127.0.0.1:0&connect_timeout_s=0.3")
+        assert face.settings == before and face.firmware.restarts == 0
+        with pytest.raises(MinerNotConnected, match=r"127\.0\.0\.1:(\d+)") as info:
+            open_device(f"{face.url}?stratum=127.0.0.1:0&connect_timeout_s=0.3&point_miner=1")
+        port = int(str(info.value).rpartition("stratum+tcp://127.0.0.1:")[2].split()[0].strip(" ;()"))
+        assert face.settings["stratumURL"] == "127.0.0.1"
+        assert face.settings["stratumPort"] == port
+        assert face.firmware.restarts == 1
