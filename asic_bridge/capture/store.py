@@ -73,6 +73,34 @@ _INSERT_SQL = {
 }
 
 
+def _insert_rows_sql(event_type: type, rows: int) -> str:
+    """One INSERT of ``rows`` rows: a batch is bound in C and stepped once, instead of
+    once per row (executemany takes the GIL back for every row, which stalls the writer
+    while an event loop thread keeps the GIL busy)."""
+    one = "(" + ", ".join("?" * len(_columns(event_type))) + ")"
+    head = _INSERT_SQL[event_type].split(" VALUES ")[0]
+    return f"{head} VALUES {', '.join([one] * rows)}"
+
+
+def _insert_many(
+    conn: sqlite3.Connection, event_type: type, rows: list[tuple[Any, ...]], cache: dict[Any, str]
+) -> None:
+    """Insert rows in multi-row statements of power-of-two sizes (a bounded set of
+    statements per table, each within SQLite's limit on bound variables)."""
+    width = len(_columns(event_type))
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width
+    biggest = 1 << (max(1, limit).bit_length() - 1)
+    start = 0
+    while start < len(rows):
+        size = min(biggest, 1 << ((len(rows) - start).bit_length() - 1))
+        sql = cache.get((event_type, size))
+        if sql is None:
+            sql = cache[(event_type, size)] = _insert_rows_sql(event_type, size)
+        chunk = rows[start : start + size]
+        conn.execute(sql, [value for row in chunk for value in row])
+        start += size
+
+
 # one C-level getter per event type; StrEnum fields bind to SQLite as their text
 _ROW_OF = {t: operator.attrgetter(*_columns(t)) for t in TABLE_OF}
 
@@ -132,18 +160,21 @@ class WriterStats:
 
 
 _META = "__meta__"
+_MIN_BATCH = 256
 
 
 class CaptureWriter:
     """Append events to a new capture file from any thread; one writer thread commits.
 
-    Batches are bounded: the writer takes at most ``max_batch`` events per transaction,
-    at least every ``batch_interval_s / 2`` and at once when ``max_batch // 2`` are
-    waiting, so under any load a queued event is committed within about
+    Batches are bounded: the writer takes at most :attr:`batch_limit` events per
+    transaction (at most ``max_batch``; halved while a commit takes longer than a
+    quarter of ``batch_interval_s``, e.g. when producers hold the GIL, and grown back
+    when commits are quick), at least every ``batch_interval_s / 2`` and at once when
+    half a batch is waiting. So under any load a queued event is committed within about
     ``batch_interval_s`` (the figures are in :attr:`stats`). The queue is bounded too:
-    :meth:`is_congested` turns true at ``max_batch`` waiting events (a server then stops
-    reading from its peers); :meth:`write` blocks while ``max_queue`` events wait (a
-    thread producing faster than the disk takes is held back), :meth:`try_write`
+    :meth:`is_congested` turns true at a full batch of waiting events (a server then
+    stops reading from its peers); :meth:`write` blocks while ``max_queue`` events wait
+    (a thread producing faster than the disk takes is held back), :meth:`try_write`
     returns False instead.
 
     When a commit fails (disk full, I/O error) the writer stops at once and marks
@@ -187,6 +218,8 @@ class CaptureWriter:
         self.max_batch = max_batch
         self.max_queue = max_queue
         self.stall_timeout_s = stall_timeout_s
+        self.batch_limit = max_batch
+        """Events per transaction at most, now (adapted to the commit time, see above)."""
         self._wake_at = max_batch // 2
         self._on_commit = on_commit
         self._on_error = on_error
@@ -211,6 +244,7 @@ class CaptureWriter:
             conn.execute("COMMIT")
         self._conn = conn
         self._conn_lock = threading.Lock()  # the writer thread's commits vs pragma()
+        self._sql: dict[Any, str] = {}
         self._thread = threading.Thread(target=self._run, name=f"capture:{self.path.name}", daemon=True)
         self._thread.start()
 
@@ -234,7 +268,7 @@ class CaptureWriter:
     def is_congested(self) -> bool:
         """True while ``max_batch`` or more events wait: producers that can (a server
         reading from its peers) should pause until it turns false."""
-        return len(self._queue) >= self.max_batch
+        return len(self._queue) >= self.batch_limit
 
     def pragma(self, name: str) -> Any:
         """The value of one SQLite pragma on the writer's own connection (e.g.
@@ -374,7 +408,8 @@ class CaptureWriter:
                 self._wake.wait(period)
             self._wake.clear()
             t_take = time.monotonic()
-            n = min(len(queue), self.max_batch)
+            depth = len(queue)
+            n = min(depth, self.batch_limit)
             if n == 0:
                 since = t_take
                 continue
@@ -391,7 +426,7 @@ class CaptureWriter:
                     waiters.append(item)
                 else:
                     pending.append(item)
-            self.stats.max_backlog = max(self.stats.max_backlog, n + len(queue))
+            self.stats.max_backlog = max(self.stats.max_backlog, depth)
             if pending:
                 try:
                     self._commit(pending, since)
@@ -436,7 +471,7 @@ class CaptureWriter:
             conn.execute("BEGIN")
             try:
                 for event_type, batch in rows.items():
-                    conn.executemany(_INSERT_SQL[event_type], batch)
+                    _insert_many(conn, event_type, batch, self._sql)
                 if meta:
                     conn.executemany("INSERT OR REPLACE INTO metadata VALUES (?, ?)", meta)
                 conn.execute(
@@ -456,6 +491,11 @@ class CaptureWriter:
         stats.max_batch = max(stats.max_batch, len(items))
         stats.max_commit_s = max(stats.max_commit_s, t1 - t0)
         stats.max_commit_gap_s = max(stats.max_commit_gap_s, t1 - since)
+        if t1 - t0 > self.batch_interval_s / 4 and len(items) >= self.batch_limit // 2:
+            self.batch_limit = max(_MIN_BATCH, self.batch_limit // 2)
+        elif t1 - t0 < self.batch_interval_s / 16 and len(items) >= self.batch_limit // 2:
+            self.batch_limit = min(self.max_batch, self.batch_limit * 5 // 4 + 1)
+        self._wake_at = self.batch_limit // 2
         if self._on_commit is not None:
             self._on_commit(stats.committed)
 

@@ -25,8 +25,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, TypeVar
 
+from asic_bridge.aio import ServiceThread, cancel_and_wait
 from asic_bridge.errors import ProtocolError
 from asic_bridge.stratum.messages import LineSplitter
 from asic_bridge.stratum.pool import Pool
@@ -202,16 +203,6 @@ class _Connection:
         if self.paused and not self._closed:
             self.paused = False
             self._loop.add_reader(self.fd, self._on_readable)
-
-
-async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
-    """Cancel every task, wait for each to finish, and empty the list."""
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    tasks.clear()
 
 
 class StratumServer:
@@ -468,77 +459,6 @@ class StratumServer:
             ]
 
         return self.call(snap)
-
-
-class _Service(Protocol):
-    @property
-    def address(self) -> tuple[str, int]: ...
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-class ServiceThread:
-    """Run an async service (``start()``/``close()`` coroutines) on its own event loop in
-    a background thread; used by :class:`ServerThread` and the proxy's thread."""
-
-    def __init__(self, service: _Service, *, name: str = "stratum") -> None:
-        self.service = service
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._started = concurrent.futures.Future[None]()
-        self._stop: asyncio.Event | None = None
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._main())
-        finally:
-            self._loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        try:
-            await self.service.start()
-        except BaseException as exc:
-            with contextlib.suppress(BaseException):
-                await self.service.close()
-            self._started.set_exception(exc)
-            return
-        self._started.set_result(None)
-        try:
-            await self._stop.wait()
-        finally:
-            await self.service.close()
-
-    def start(self, timeout_s: float = 10.0) -> Self:
-        """Start the thread and wait until the service runs (re-raises its start error)."""
-        self._thread.start()
-        try:
-            self._started.result(timeout_s)
-        except BaseException:
-            self._thread.join(timeout_s)
-            raise
-        return self
-
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Stop the service and join the thread (idempotent)."""
-        if self._thread.is_alive() and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """Where the service listens (host, port)."""
-        return self.service.address
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class ServerThread(ServiceThread):

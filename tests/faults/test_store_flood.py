@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -51,7 +52,7 @@ def test_commits_keep_coming_under_a_flood(tmp_path: Path) -> None:
     t1 = time.monotonic()
     writer.close()
     marks = [t0, *[t for t in commits if t <= t1]]
-    worst_gap = max(b - a for a, b in zip(marks, marks[1:], strict=False))
+    worst_gap = max(b - a for a, b in itertools.pairwise(marks))
     assert len(marks) > 4, "hardly any commit during the flood"
     assert worst_gap < 2 * writer.batch_interval_s, f"{worst_gap:.2f} s without a commit under flood"
     assert max(backlog_seen) <= writer.max_queue + 1
