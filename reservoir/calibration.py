@@ -9,12 +9,16 @@ at, N: D(u) = c / (u + eps) with eps = 0.05 as published and
     c = hold_s x r1 x (E[u] + eps) / N,
 
 where r1 is the device's accepted-share rate at difficulty 1 (shares/s), measured in a
-short calibration phase before the washout: the device is held at a trial difficulty and
-its accepted shares counted; the trial is repeated (at most :data:`MAX_ROUNDS` times)
-with a difficulty scaled from what came back until at least :data:`MIN_SHARES` shares
-were seen. The estimate pools all rounds, r1 = sum(n_i) / sum(T_i / D_i) (the maximum
-likelihood estimate for Poisson counts at rate r1 / D_i). The same procedure runs on
-hardware and the emulator; its figures go into the capture's metadata.
+short calibration phase before the washout: the device is held at a trial difficulty
+(first guess from the model's nominal hashrate) and its accepted shares counted. The
+trial is repeated (at most :data:`MAX_ROUNDS` windows) with a difficulty scaled from what
+came back (100x easier while nothing comes back: a device with a pool returns only once
+its miner is connected) until one window holds at least :data:`MIN_SHARES` shares. That
+window gives r1 = n x D / T (the Poisson maximum-likelihood estimate, about +-18 % at 30
+shares; a window aims at 60, and stopping on the count it is estimated from biases it
+upward only when a window's mean is near 30); earlier windows only steer. No such window
+within the limit is an error naming what came back. The same procedure runs on hardware
+and the emulator; its figures go into the capture's metadata.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from reservoir.tasks.narma import U_HIGH, U_LOW
 
 EPS = 0.05  # the published encoding's offset
 MIN_SHARES = 30  # accepted shares a calibration needs before it stops
-MAX_ROUNDS = 4
+MAX_ROUNDS = 8
 DEFAULT_SHARES_PER_STEP = 10.0
 TWO_32 = 2.0**32
 
@@ -75,7 +79,7 @@ def calibrate(
     difficulty = spec.clamp(DIFFICULTY.name, hold_s * r1_guess / shares_per_step)
     window_s = window_steps * hold_s
     clock = device.clock
-    total_n, total_exposure, seconds = 0, 0.0, 0.0
+    rounds: list[tuple[int, float, float]] = []  # (accepted shares, exposure T / D, seconds)
     tried: list[float] = []
     for _ in range(MAX_ROUNDS):
         applied = device.set_knob(DIFFICULTY.name, difficulty, DIFFICULTY.unit).value
@@ -87,21 +91,23 @@ def calibrate(
         sink(events)
         n = sum(1 for e in events if isinstance(e, ShareEvent) and e.outcome == ShareOutcome.ACCEPTED
                 and t0 <= e.t_ns < t1 and abs(e.difficulty - applied) <= 1e-9 * applied)
-        total_n += n
-        total_exposure += (t1 - t0) / 1e9 / applied
-        seconds += (t1 - t0) / 1e9
-        if total_n >= MIN_SHARES:
+        rounds.append((n, (t1 - t0) / 1e9 / applied, (t1 - t0) / 1e9))
+        if n >= MIN_SHARES:
             break
-        # aim the next round at twice the shares still missing (at least a 10x easier if none came)
-        rate = total_n / total_exposure if total_n else 0.0
-        wanted = 2.0 * MIN_SHARES / window_s
-        difficulty = spec.clamp(DIFFICULTY.name, rate / wanted if rate > 0 else applied / 30.0)
-    if total_n == 0:
+        # aim the next window at twice the shares needed (100x easier while none come back:
+        # the device's miner is connected, so none means far too hard, e.g. a scaled-down miner)
+        difficulty = spec.clamp(DIFFICULTY.name, n / rounds[-1][1] / (2.0 * MIN_SHARES / window_s)
+                                if n else applied / 100.0)
+    seconds = sum(r[2] for r in rounds)
+    n_last, exposure_last, _ = rounds[-1]
+    if n_last < MIN_SHARES:
+        total = sum(r[0] for r in rounds)
         raise ValueError(
-            f"calibration: {device.info.device_id} returned no accepted share in {seconds:.1f} s "
-            f"down to difficulty {tried[-1]:g}; is the miner connected to the pool?")
-    return Calibration(shares_per_step, hold_s, total_n / total_exposure, total_n, seconds,
-                       tuple(tried))
+            f"calibration: {device.info.device_id} returned {total} accepted shares in {seconds:.1f} s "
+            f"(difficulty {tried[0]:g} down to {tried[-1]:g}); {MIN_SHARES} in one window are needed: "
+            "is the miner connected to the pool?")
+    # the last window alone: its difficulty was set from what came back, the miner was mining
+    return Calibration(shares_per_step, hold_s, n_last / exposure_last, n_last, seconds, tuple(tried))
 
 
 @dataclass(frozen=True, slots=True)

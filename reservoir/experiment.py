@@ -297,6 +297,7 @@ def run_seed(
         with new_capture(capture_path, meta, overwrite=True) as writer:
             try:
                 calibration = None
+                _describe(progress, f"seed {seed}: calibrating")
                 if config.encoding != "difficulty-published":
                     calibration = calibrate(device, hold_s=config.hold_s,
                                             shares_per_step=config.shares_per_step,
@@ -309,6 +310,7 @@ def run_seed(
                     fixed[DIFFICULTY.name] = (calibration.mean_difficulty() if calibration
                                               else DifficultyEncoder(device.spec).mean_rate_difficulty())
                 writer.set_metadata("fixed_knobs", fixed)
+                _describe(progress, f"seed {seed}")
                 drive_device(device, encoder, u, hold_s=config.hold_s, writer=writer,
                              fixed_knobs=fixed, progress=progress, log=log)
             finally:
@@ -316,6 +318,12 @@ def run_seed(
                     writer.flush()
                     log.captures.append((str(capture_path), writer.committed))
     return load_run(capture_path)
+
+
+def _describe(progress: Progress | None, text: str) -> None:
+    describe = getattr(progress, "set_description_str", None)
+    if callable(describe):
+        describe(text)
 
 
 def load_run(capture_path: str | Path, *, include_echoes: bool = False) -> SeedRun:
