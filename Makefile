@@ -29,8 +29,8 @@ system-deps:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-run: install
-	$(VENV)/bin/hashrc demo $(ARGS)
+run: install  # replaces the previous `make run` in runs/demo (said in the README)
+	$(VENV)/bin/hashrc demo --overwrite $(ARGS)
 
 lint: install-test
 	$(VENV)/bin/ruff check .
