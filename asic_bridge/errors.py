@@ -67,3 +67,14 @@ class PoolError(DeviceError):
 
 class MinerNotConnected(DeviceTimeout):
     """No miner connected and authorised to a device's Stratum pool within the timeout."""
+
+
+class CommandRefused(DeviceError):
+    """A cgminer-family API answered a command with STATUS ``E`` or ``F`` (unknown
+    command, no write access, bad parameter). ``code`` and ``msg`` are the firmware's."""
+
+    def __init__(self, command: str, code: int | None, msg: str) -> None:
+        super().__init__(f"{command}: refused by the miner API (code {code}): {msg}")
+        self.command = command
+        self.code = code
+        self.msg = msg

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, TypeVar
 from asic_bridge.api.readings import Reading
 from asic_bridge.device import Clock, Device, DeviceInfo
 from asic_bridge.errors import (
+    CommandRefused,
     DeviceError,
     DeviceTimeout,
     DeviceUnreachable,
@@ -245,8 +246,6 @@ class PollingDevice(Device):
                 self._stop.wait(0.2)
 
     def _poll_failed(self, exc: BaseException) -> None:
-        from asic_bridge.api.cgminer import CommandRefused
-
         if isinstance(exc, DeviceTimeout):
             kind = "timeouts"
         elif isinstance(exc, CommandRefused):
