@@ -80,17 +80,18 @@ class TelemetrySampler:
         count in the per-chain hardware-error counter and are never submitted."""
         p = self.profile
         hashes_per_ticket = p.ticket_difficulty * 2.0**32
-        bad_per_s = state.hashrate_hs * state.error_probability / hashes_per_ticket
-        per_chain_bad = bad_per_s.reshape(p.spec.chains, -1).sum(axis=1)
-        per_chain_ok = (state.hashrate_hs / hashes_per_ticket).reshape(p.spec.chains, -1).sum(
-            axis=1) - per_chain_bad
-        tickets = self.rng.poisson(per_chain_ok * dt_s)
+        hs = state.hashrate_hs
+        per_chain_hs, per_chain_bad_hs = np.stack((hs, hs * state.error_probability)).reshape(
+            2, p.spec.chains, -1).sum(axis=2)
+        # one draw for both: valid tickets (row 0) and wrong ones (row 1) per chain
+        tickets, wrong = self.rng.poisson(
+            np.stack((per_chain_hs - per_chain_bad_hs, per_chain_bad_hs)) * (dt_s / hashes_per_ticket))
         self._valid_hashes += float(tickets.sum()) * hashes_per_ticket
         self._elapsed_s += dt_s
         measured_ghs = tickets * hashes_per_ticket / dt_s / 1e9
         weight = min(1.0, dt_s / p.hashrate_window_s)
         self.hashrate_ghs_est += weight * (measured_ghs - self.hashrate_ghs_est)
-        self.hw_errors_total += self.rng.poisson(per_chain_bad * dt_s)
+        self.hw_errors_total += wrong
 
     def vr_temp_c(self, state: PhysicsState | None = None) -> float:
         """Voltage-regulator temperature (degC): the model's regulator node, which follows

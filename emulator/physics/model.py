@@ -13,7 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emulator.physics.power import dynamic_power_w, leakage_power_w
+from emulator.physics.power import (
+    dynamic_power_w,
+    leakage_at_voltage_w,
+    leakage_temperature_factor,
+)
 from emulator.physics.thermal import (
     FanController,
     first_order_lag,
@@ -21,7 +25,11 @@ from emulator.physics.thermal import (
     sink_air_conductance_w_per_k,
     step_thermal,
 )
-from emulator.physics.timing import error_probability, fmax_mhz
+from emulator.physics.timing import (
+    error_probability,
+    fmax_at_temperature_ref_mhz,
+    fmax_temperature_factor,
+)
 from emulator.physics.variation import ChipVariation
 from emulator.profiles import PhysicsProfile
 
@@ -39,7 +47,13 @@ class PhysicsState:
 
 
 class DevicePhysics:
-    """The physics of one device, given its profile and its chips' variation."""
+    """The physics of one device, given its profile and its chips' variation.
+
+    All chips are one vectorised model (arrays of ``chip_count``; the S9's 189 chips cost
+    about as much as the LV06's one). What depends only on the knobs (dynamic power, the
+    voltage parts of leakage and timing limit, hashrate) is computed when a knob changes,
+    so knobs must be set through the setters, never by writing the arrays.
+    """
 
     def __init__(self, profile: PhysicsProfile, variation: ChipVariation) -> None:
         spec = profile.spec
@@ -68,6 +82,18 @@ class DevicePhysics:
             tau_s=profile.fan_tau_s,
         )
         self.tripped = False
+        self._tau_die_s = float(np.min(self.r_die_sink)) * profile.c_die_j_per_k
+        self._refresh_knob_terms()
+
+    def _refresh_knob_terms(self) -> None:
+        """Recompute what depends only on clock and voltage (after a knob change)."""
+        p = self.profile
+        self._fmax_v_mhz = fmax_at_temperature_ref_mhz(
+            self.fmax_ref_mhz, self.core_mv, self.chip_v_ref_mv, p.v_threshold_mv, p.alpha)
+        self._dynamic_w = dynamic_power_w(self.c_eff_f, self.core_mv, self.freq_mhz)
+        self._leak_v_w = leakage_at_voltage_w(self.leak_ref_w, self.core_mv, self.chip_v_ref_mv)
+        self._hashrate_hs = self.freq_mhz * 1e6 * self.cores_per_chip
+        self._zeros = np.zeros(self.n_chips)
 
     # --- knobs -------------------------------------------------------------------------
     def set_frequency_mhz(self, mhz: float, chip: int | None = None) -> None:
@@ -76,10 +102,12 @@ class DevicePhysics:
             self.freq_mhz[:] = mhz
         else:
             self.freq_mhz[chip] = mhz
+        self._refresh_knob_terms()
 
     def set_core_voltage_mv(self, knob_mv: float) -> None:
         """Set the supply in the knob's mV (per chip for one-chip boards, chain for the S9)."""
         self.core_mv[:] = knob_mv / self.profile.chip_voltage_divisor
+        self._refresh_knob_terms()
 
     def set_fan_pct(self, pct: float | None) -> None:
         """Fix the fan at ``pct`` percent, or ``None`` to return to automatic control."""
@@ -89,23 +117,18 @@ class DevicePhysics:
     def step(self, dt_s: float) -> PhysicsState:
         """Advance the model by ``dt_s`` seconds."""
         p = self.profile
-        fmax = fmax_mhz(
-            self.fmax_ref_mhz, self.core_mv, self.chip_v_ref_mv, p.v_threshold_mv, p.alpha,
-            self.die_c, p.t_ref_c, p.fmax_temp_coeff_per_k,
-        )
+        fmax = self._fmax_v_mhz * fmax_temperature_factor(self.die_c, p.t_ref_c, p.fmax_temp_coeff_per_k)
         p_err = error_probability(self.freq_mhz, fmax, p.error_width_frac)
-        hottest = float(np.max(self.die_c))
+        hottest = float(self.die_c.max())
         if hottest > p.overheat_c:
             self.tripped = True
         elif self.tripped and hottest < p.overheat_recover_c:
             self.tripped = False
-        running_mhz = self.freq_mhz * 0.0 if self.tripped else self.freq_mhz
-        chip_power = dynamic_power_w(self.c_eff_f, self.core_mv, running_mhz) + leakage_power_w(
-            self.leak_ref_w, self.core_mv, self.chip_v_ref_mv, self.die_c, p.t_ref_c,
-            p.leakage_doubling_k,
-        )
         if self.tripped:  # overheat protection switches the chips' supply off ...
-            chip_power = chip_power * 0.0
+            chip_power = self._zeros
+        else:
+            chip_power = self._dynamic_w + self._leak_v_w * leakage_temperature_factor(
+                self.die_c, p.t_ref_c, p.leakage_doubling_k)
         # ... and runs the fan at full speed until they have cooled
         fan_pct = self.fan.step(p.fan_curve_high_c if self.tripped else hottest, dt_s)
         fan_fraction = fan_pct / 100.0
@@ -116,12 +139,13 @@ class DevicePhysics:
         g_sink_air = sink_air_conductance_w_per_k(self.g_natural, self.g_forced, fan_fraction)
         self.die_c, self.sink_c = step_thermal(
             self.die_c, self.sink_c, chip_power, air_c, self.r_die_sink, p.c_die_j_per_k,
-            g_sink_air, p.c_sink_j_per_k, dt_s,
+            g_sink_air, p.c_sink_j_per_k, dt_s, self._tau_die_s,
         )
-        self._step_sensors(chip_power, dt_s)
-        wall = float(np.sum(chip_power)) / p.regulator_efficiency + p.board_power_w
+        total_w = float(chip_power.sum())
+        self._step_sensors(total_w, dt_s)
+        wall = total_w / p.regulator_efficiency + p.board_power_w
         return PhysicsState(
-            hashrate_hs=running_mhz * 1e6 * self.cores_per_chip,
+            hashrate_hs=self._zeros if self.tripped else self._hashrate_hs,
             error_probability=p_err,
             chip_power_w=chip_power,
             wall_power_w=wall,
@@ -129,16 +153,17 @@ class DevicePhysics:
             tripped=self.tripped,
         )
 
-    def _step_sensors(self, chip_power_w: np.ndarray, dt_s: float) -> None:
+    def _step_sensors(self, total_chip_w: float, dt_s: float) -> None:
         """The board and regulator sensors follow their heat sources with their own lag."""
         p = self.profile
         board_target = self.sink_c.reshape(p.spec.chains, -1).max(axis=1)
         self.board_c = first_order_lag(self.board_c, board_target, p.board_tau_s, dt_s)
-        self.vr_c = float(first_order_lag(self.vr_c, self.vr_target_c(chip_power_w), p.vr_tau_s, dt_s))
+        self.vr_c = float(first_order_lag(self.vr_c, self.vr_target_c(total_chip_w), p.vr_tau_s, dt_s))
 
-    def vr_target_c(self, chip_power_w: np.ndarray) -> float:
-        """Where the regulator's temperature settles at this load (degC): its own loss
-        through ``vr_k_per_w`` above a board half-way between ambient and the heatsinks."""
+    def vr_target_c(self, chip_power_w: np.ndarray | float) -> float:
+        """Where the regulator's temperature settles at this load (degC; ``chip_power_w``
+        per chip or in total): its own loss through ``vr_k_per_w`` above a board half-way
+        between ambient and the heatsinks."""
         p = self.profile
         loss_w = float(np.sum(chip_power_w)) * (1.0 / p.regulator_efficiency - 1.0)
         return p.ambient_c + p.vr_k_per_w * loss_w + 0.5 * float(self.sink_c.mean() - p.ambient_c)

@@ -24,5 +24,16 @@ def leakage_power_w(
     The cubic voltage term stands for drain-induced barrier lowering; the exponential in
     temperature is sub-threshold leakage (a positive feedback through the die).
     """
+    return leakage_at_voltage_w(leak_ref_w, core_mv, v_ref_mv) * leakage_temperature_factor(
+        die_c, t_ref_c, doubling_k)
+
+
+def leakage_at_voltage_w(leak_ref_w: np.ndarray, core_mv: np.ndarray, v_ref_mv: float) -> np.ndarray:
+    """The leakage at ``t_ref``: ``leak_ref * (V/V_ref)^3`` (W)."""
     ratio = core_mv / v_ref_mv
-    return leak_ref_w * ratio * ratio * ratio * np.exp2(np.minimum((die_c - t_ref_c) / doubling_k, 30.0))
+    return leak_ref_w * ratio * ratio * ratio
+
+
+def leakage_temperature_factor(die_c: np.ndarray, t_ref_c: float, doubling_k: float) -> np.ndarray:
+    """``2^((T - T_ref)/doubling)``: leakage rises with the die temperature."""
+    return np.exp2(np.minimum((die_c - t_ref_c) / doubling_k, 30.0))
