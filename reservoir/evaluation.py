@@ -65,8 +65,8 @@ DEVICE_CONTROLS = ("device_shifted", "device_other_run", "device_disconnected")
 REQUIRED: dict[str, tuple[str, ...]] = {
     "nrmse": ("mean", *INPUT_ONLY, *DEVICE_CONTROLS),
     # any input-history readout recalls u(t-k) perfectly: memory is judged against u(t)
-    # alone and the device's own controls
-    "memory_capacity": ("input_now", *DEVICE_CONTROLS),
+    # alone, the memory a thermal low-pass gives for free, and the device's own controls
+    "memory_capacity": ("input_now", "input_leaky", *DEVICE_CONTROLS),
 }
 REFERENCE_EXPECTED = {100: (0.202, 0.017), 400: (0.132, 0.020)}  # reservoir.md, NARMA-10
 
@@ -302,9 +302,15 @@ def _run_jobs(
             from joblib import Parallel, delayed
 
             parallel = Parallel(n_jobs=n_jobs or 1, return_as="generator_unordered")
-            for result in parallel(delayed(score_job)(job) for job in jobs):
-                results.append(result)
-                bar.update()
+            try:
+                for result in parallel(delayed(score_job)(job) for job in jobs):
+                    results.append(result)
+                    bar.update()
+            finally:
+                if (n_jobs or 1) != 1:  # leave no worker processes behind
+                    from joblib.externals.loky import get_reusable_executor
+
+                    get_reusable_executor().shutdown(wait=True, kill_workers=True)
     finally:
         bar.close()
     return sorted(results, key=lambda r: r.index)

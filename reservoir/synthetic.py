@@ -4,7 +4,8 @@ Each is a pure function of the input u, the data seed and a serial (its "silicon
 time constants, reservoir weights), returning :class:`reservoir.evaluation.RunData`:
 
 * ``memoryless``: features are noisy nonlinear functions of the current input only;
-* ``leaky``: features are leaky integrators of u (a thermal low-pass) plus noise;
+* ``leaky``: features are leaky integrators of u (a thermal low-pass) plus noise, time
+  constants spread from 2 to 16 steps (with 4 features: the leaky-integrator control's);
 * ``esn``: features are the states of an echo state network driven by u, plus noise;
 * ``delay``: features are u(t), ..., u(t-k+1) exactly (a delay line; memory capacity k).
 
@@ -42,7 +43,7 @@ def synthetic_features(kind: str, u: np.ndarray, *, serial: str, seed: int, n_fe
         offsets = silicon.uniform(-0.5, 0.5, n_features)
         x = np.tanh(np.outer(u - 0.25, gains) + offsets)
     elif kind == "leaky":
-        taus = tuple(float(t) for t in np.geomspace(1.5, 20.0, n_features) * silicon.uniform(0.9, 1.1))
+        taus = tuple(float(t) for t in np.geomspace(2.0, 16.0, n_features) * silicon.uniform(0.9, 1.1))
         x = leaky_integrators(u, taus)[:, 1:]
     elif kind == "esn":
         x = esn_states(u, n_features, ESN_DEVICE, seed=_serial_seed(serial) % 2**31)
