@@ -2,17 +2,27 @@
 boards with a USB-UART bridge), driven by a :class:`~asic_bridge.serial.chain.ChainDriver`.
 
 URL: ``serial://PATH?chip=bm1366&baud=115200`` (PATH may be any pyserial URL, e.g.
-``socket://127.0.0.1:5000``); options as in :data:`asic_bridge.urls.SCHEMES`. The ticket difficulty is
-the driver's (see :mod:`asic_bridge.serial.chain`): nothing else is needed to capture an
-emulated chain (``hashrc emulate lv06 --serial``) or a real one.
+``socket://127.0.0.1:5000``); options as in :data:`asic_bridge.urls.SCHEMES`. The
+ticket difficulty is the driver's (see :mod:`asic_bridge.serial.chain`): nothing else is
+needed to capture an emulated chain (``hashrc emulate lv06 --serial``) or a real one.
 
 The device's event stream carries the driver's shares, jobs, clock changes and status
-events (``no_valid_nonces``, ``link_reopened``, ``link_closed``), and, every
-``telemetry_period_s``, the driver's counters that changed as telemetry ``uart_<name>``
-(unit ``1``, cumulative: ``uart_crc_errors``, ``uart_garbage_bytes``, ``uart_bad_hash``,
-``uart_unknown_job``, ``uart_register_overflow``...). When the link closes for good,
-:attr:`SerialDevice.error` (also ``last_error``) holds the cause and :attr:`failed` is
-true; every later knob call raises it.
+events (``no_valid_nonces``, ``link_reopened``, ``link_closed``). Every
+``telemetry_period_s`` it adds what changed of:
+
+* telemetry in the one schema (:mod:`asic_bridge.telemetry_schema`): ``hw_errors``
+  (nonces that failed the hash check at the ticket difficulty, as the firmware counts
+  them; cumulative);
+* link faults as :class:`StatusEvent` ``uart_<counter>`` whose ``count`` is the increase
+  since the last report and whose detail gives the running total: ``crc_errors``,
+  ``garbage_bytes``, ``truncated``, ``unknown_job``, ``register_overflow``,
+  ``unsolicited_registers``, ``foreign_chip_ids``, ``chip_silent``, ``link_lost``,
+  ``reconnects`` (link counters are not measurements of the chip, so they stay out of
+  the telemetry a readout could use as features).
+
+:attr:`SerialDevice.stats` holds all driver counters as ``uart_<name>``. When the link
+closes for good, :attr:`SerialDevice.error` (also ``last_error`` and ``health()``) holds
+the cause and :attr:`failed` is true; every later knob call raises it.
 """
 
 from __future__ import annotations
@@ -25,10 +35,15 @@ from typing import ClassVar
 
 from asic_bridge.device import Device, DeviceInfo, WallClock
 from asic_bridge.errors import DeviceError, UnknownKnobError
-from asic_bridge.events import ControlEvent, TelemetryEvent
+from asic_bridge.events import ControlEvent, Event, StatusEvent, TelemetryEvent
 from asic_bridge.models import DeviceSpec, spec_for
 from asic_bridge.serial.chain import ChainDriver
 from asic_bridge.serial.chips import ChipFamily, family
+
+LINK_FAULTS = ("crc_errors", "garbage_bytes", "truncated", "unknown_job", "register_overflow",
+               "unsolicited_registers", "foreign_chip_ids", "chip_silent", "link_lost",
+               "reconnects")
+"""Driver counters reported as ``uart_<name>`` StatusEvents (see the module docstring)."""
 
 
 class SerialDevice(Device):
@@ -125,15 +140,24 @@ class SerialDevice(Device):
                 return
 
     def _report_counters(self) -> None:
-        """Emit the driver's counters that changed since the last report as telemetry."""
+        """Emit what changed since the last report (see the module docstring)."""
         now, dev = time.time_ns(), self.info.device_id
         counters = dict(self.driver.counters)
-        changed = {k: v for k, v in counters.items() if self._reported.get(k) != v}
-        self._reported.update(changed)
-        events = [TelemetryEvent(now, dev, f"uart_{k}", float(v), "1")
-                  for k, v in sorted(changed.items())]
+        events: list[Event] = []
+        bad = counters.get("bad_hash", 0)
+        if self._reported.get("bad_hash") != bad:
+            events.append(TelemetryEvent(now, dev, "hw_errors", float(bad), "1"))
+        for name in LINK_FAULTS:
+            total = counters.get(name, 0)
+            delta = total - self._reported.get(name, 0)
+            if delta > 0:
+                events.append(StatusEvent(now, dev, f"uart_{name}",
+                                          f"{name}: {total} so far on {self.driver.transport.url}",
+                                          delta))
+        self._reported = counters
+        self._reported.setdefault("bad_hash", bad)
         if events:
-            self._emit_many(list(events))
+            self._emit_many(events)
 
     def _apply_knob(self, knob: str, value: float) -> ControlEvent:
         if knob == "frequency":
@@ -146,15 +170,18 @@ class SerialDevice(Device):
         raise UnknownKnobError(f"{knob} is not reachable over the chip UART (board-level knob)")
 
     def read_telemetry(self) -> list[TelemetryEvent]:
+        """The clock set point and the hardware-error count, now."""
         now, dev = time.time_ns(), self.info.device_id
         d = self.driver
-        out = [TelemetryEvent(now, dev, f"uart_{k}", float(v), "1")
-               for k, v in sorted(d.counters.items())]
+        out = [TelemetryEvent(now, dev, "hw_errors", float(d.counters["bad_hash"]), "1")]
         if d.frequency_mhz is not None:
             out.append(TelemetryEvent(now, dev, "frequency", d.frequency_mhz, "MHz"))
-        out += [TelemetryEvent(now, dev, "chip_responding", 0.0 if i in d.silent_chips else 1.0,
-                               "1", index=i) for i in range(d.chip_count)]
         return out
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """The base counters plus every driver counter as ``uart_<name>``."""
+        return {**super().stats, **{f"uart_{k}": v for k, v in self.driver.counters.items()}}
 
     def close(self) -> None:
         """Stop local jobs, report the final counters, close the link. Idempotent."""

@@ -6,6 +6,7 @@ import pytest
 from uart_helpers import face_config, physics_for, wait_for
 
 from asic_bridge import device as device_mod
+from asic_bridge import telemetry_schema
 from asic_bridge.errors import EnvelopeError, UnknownKnobError
 from asic_bridge.events import ControlEvent, JobEvent, ShareEvent
 from asic_bridge.serial.driver import SerialDevice, open_url, parse_url
@@ -54,8 +55,10 @@ def test_device_backend_end_to_end(kind: str, monkeypatch: pytest.MonkeyPatch) -
             assert wait_for(lambda: _collect(dev, got) >= 5, 10.0)
             assert any(isinstance(e, JobEvent) for e in got)
             tele = {t.quantity: t.value for t in dev.read_telemetry()}
-            assert tele["frequency"] == ev.value and tele["uart_shares"] >= 5
-            assert tele["chip_responding"] == 1.0
+            assert tele == {"frequency": ev.value, "hw_errors": 0.0}
+            for t in dev.read_telemetry():  # the one telemetry schema
+                telemetry_schema.check(t.quantity, t.unit, t.index)
+            assert dev.stats["uart_shares"] >= 5
     finally:
         face.close()
 
