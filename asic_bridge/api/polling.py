@@ -167,10 +167,12 @@ class PollingDevice(Device):
         is started (no first poll, no wait, no poller)."""
         try:
             if start:
+                self._failing = True  # a failure here is raised, not also logged
                 try:
                     self.poll_now()
                 except Exception as exc:
                     raise DeviceUnreachable(f"cannot reach {url}: {exc}") from None
+                self._failing = False
             if stratum is not None:
                 if difficulty is None:  # one share per second at the nominal hashrate
                     difficulty = self.spec.nominal_hashrate_ghs * 1e9 / 2.0**32
@@ -275,7 +277,8 @@ class PollingDevice(Device):
         self._emit_many(list(events))
         self._count("samples")
         if self._failing:
-            log.info("%s: answering again", device)
+            if self.stats.get("samples", 0) > 1:
+                log.info("%s: answering again", device)
             self._failing = False
         with self._sampled:
             self._samples += 1
