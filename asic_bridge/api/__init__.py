@@ -11,8 +11,12 @@ Layout (protocol apart from transport):
 * :mod:`asic_bridge.api.transport` - thin blocking pumps (one TCP request per
   connection, small HTTP/JSON client) that turn I/O failures into
   :class:`~asic_bridge.errors.DeviceError`;
-* :mod:`asic_bridge.api.backends` - :class:`~asic_bridge.device.Device` backends with a
-  background poller, opened by URL (``axeos://``, ``cgminer://``, ``goldshell://``);
+* :mod:`asic_bridge.api.polling` - the base of the API backends: poller thread, failed
+  polls as status events, the Stratum pool of the device's miner (``?stratum=``);
+* :mod:`asic_bridge.api.axeos_device`, :mod:`asic_bridge.api.cgminer_device`,
+  :mod:`asic_bridge.api.goldshell_device` - one :class:`~asic_bridge.device.Device`
+  backend each, opened by URL (``axeos://``, ``cgminer://``, ``goldshell://``);
+  :mod:`asic_bridge.api.backends` re-exports them;
 * :mod:`asic_bridge.api.pyasic_support` - optional detection through pyasic (imported
   only when called).
 
