@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from asic_bridge.errors import DeviceError
+from asic_bridge.errors import DeviceError, DeviceUnreachable
 from asic_bridge.events import ControlEvent, Event, JobEvent, StatusEvent
 from asic_bridge.models import DeviceSpec
 from asic_bridge.serial import codec, pll, ticket
@@ -230,7 +230,9 @@ class ChainDriver:
                                            codec.version_mask_value(self.version_mask)))
         count = self.enumerate(timeout_s=timeout_s)
         if count == 0:
-            raise DeviceError(f"no {self.family.name} answered on {self.transport.url}")
+            raise DeviceUnreachable(
+                f"no {self.family.name} answered on {self.transport.url}: check the power and "
+                f"wiring, the baud ({self.transport.baud}) and chip= ({self.family.name})")
         if expected_chips is not None and count != expected_chips:
             log.warning("%d chip(s) answered on %s, expected %d", count, self.transport.url,
                         expected_chips)

@@ -14,7 +14,7 @@ import time
 
 import serial
 
-from asic_bridge.errors import DeviceError
+from asic_bridge.errors import DeviceError, DeviceUnreachable
 
 
 class SerialTransport:
@@ -43,7 +43,8 @@ class SerialTransport:
         try:
             port = serial.serial_for_url(self.url, baudrate=self._baud, timeout=0)
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceError(f"cannot open serial link {self.url!r}: {exc}") from exc
+            raise DeviceUnreachable(f"cannot open serial link {self.url!r}: {exc}; check the "
+                                    f"port path and its permissions") from exc
         self._port = port
         try:
             self._fd = port.fileno()
