@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/stratum_bench.py throughput [--connections 1000] [--duration 5]
     .venv/bin/python bench/stratum_bench.py latency [--connections 1000] [--rate 1000]
+    .venv/bin/python bench/stratum_bench.py flood --capture FILE [--connections 2] [--duration 5]
 
 The server runs in this process (its own event-loop thread); the load generator runs in
 a separate process (multiprocessing, spawn) with plain non-blocking sockets on loopback.
@@ -10,12 +11,18 @@ target capped at 2**256-1) that every nonce is a valid share, so the generator n
 hashes; the server still fully validates each share (coinbase, merkle branch, 80-byte
 header, SHA-256d, target, duplicate set). Figures are printed absolute and as ratios
 against a bare hashlib SHA-256d loop over 80-byte headers measured in this process.
+
+``flood`` sends submits as fast as the pool takes them (a deep pipeline per connection,
+never waiting for answers beyond the window) into a capture, and reports the rows
+committed per second and the worst time without a commit, against the same capture
+writer fed by a thread of this process with no pool (its reference).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -142,6 +149,92 @@ def _throughput_generator(address: tuple[str, int], n: int, duration_s: float, w
     )
 
 
+def _flood_generator(address: tuple[str, int], n: int, duration_s: float, window: int, out: Any) -> None:
+    """Keep ``window`` submits in flight per connection for ``duration_s``; follow new jobs."""
+    conns = _connect_all(address, n)
+    sel = selectors.DefaultSelector()
+    for c in conns:
+        c["sent"] = c["answered"] = c["accepted"] = 0
+        sel.register(c["sock"], selectors.EVENT_READ, c)
+
+    def send(c: dict[str, Any]) -> None:
+        room = window - (c["sent"] - c["answered"])
+        if room >= window // 4:
+            chunk = b"".join(_submit_line(c, 10 + i, i) for i in range(c["sent"], c["sent"] + room))
+            view = memoryview(chunk)
+            t_give_up = time.perf_counter() + 30
+            while view and time.perf_counter() < t_give_up:
+                try:
+                    view = view[c["sock"].send(view):]
+                except BlockingIOError:  # the pool stopped reading (back-pressure)
+                    selectors.DefaultSelector().select(0.001)
+            c["sent"] += room
+
+    out.put(("ready", None))
+    t0 = time.perf_counter()
+    for c in conns:
+        send(c)
+    while time.perf_counter() - t0 < duration_s:
+        for key, _ in sel.select(timeout=0.05):
+            c = key.data
+            try:
+                data = c["sock"].recv(1 << 20)
+            except BlockingIOError:
+                continue
+            if not data:
+                raise ConnectionError("server closed a connection")
+            buf = c["buf"] + data
+            cut = buf.rfind(b"\n") + 1
+            c["buf"], lines = buf[cut:], buf[:cut]
+            c["accepted"] += lines.count(b'"result":true')
+            c["answered"] += lines.count(b'{"id":') - lines.count(b'{"id":null')
+            notify = lines.rfind(b'"mining.notify"')
+            if notify >= 0:
+                start = lines.rfind(b"\n", 0, notify) + 1
+                params = json.loads(lines[start : lines.index(b"\n", notify)])["params"]
+                c["job_id"], c["ntime"] = params[0], params[7]
+            send(c)
+    elapsed = time.perf_counter() - t0
+    for c in conns:
+        c["sock"].close()
+    sel.close()
+    out.put(("result", {"accepted": sum(c["accepted"] for c in conns),
+                        "answered": sum(c["answered"] for c in conns), "elapsed_s": elapsed}))
+
+
+def _writer_reference(path: str, seconds: float) -> dict[str, float]:
+    """The capture writer alone: a thread of this process writing share events as fast as
+    the writer's back-pressure lets it, for ``seconds``."""
+    import threading
+
+    from asic_bridge.capture import CaptureWriter
+    from asic_bridge.events import ShareEvent, ShareOutcome, TimestampSource
+
+    events = [
+        ShareEvent(time.time_ns(), "bench/00000001", "1", i, BENCH_DIFFICULTY, 3.0,
+                   ShareOutcome.ACCEPTED, 0, None, None, TimestampSource.KERNEL, 1)
+        for i in range(10_000)
+    ]
+    commits: list[float] = []
+    writer = CaptureWriter(path, metadata={"device_model": "bench"}, overwrite=True,
+                           on_commit=lambda _n: commits.append(time.perf_counter()))
+
+    def produce() -> None:
+        t_end = time.perf_counter() + seconds
+        while time.perf_counter() < t_end:
+            writer.write_many(events)
+
+    t0 = time.perf_counter()
+    thread = threading.Thread(target=produce)
+    thread.start()
+    thread.join()
+    t1 = time.perf_counter()
+    committed = writer.committed
+    writer.close()
+    marks = [t0, *[t for t in commits if t <= t1]]
+    return {"rows_s": committed / (t1 - t0), "gap_s": max(b - a for a, b in itertools.pairwise(marks))}
+
+
 def _latency_generator(address: tuple[str, int], n: int, rate: float, count: int, out: Any) -> None:
     conns = _connect_all(address, n)
     sel = selectors.DefaultSelector()
@@ -216,10 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", choices=["throughput", "latency"])
+    parser.add_argument("mode", choices=["throughput", "latency", "flood"])
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=5.0, help="timed phase, seconds")
     parser.add_argument("--window", type=int, default=16, help="submits in flight per connection")
+    parser.add_argument("--window-flood", type=int, default=4000, help="flood mode: submits in flight")
     parser.add_argument("--rate", type=float, default=1000.0, help="latency mode: shares/s")
     parser.add_argument("--count", type=int, default=10_000, help="latency mode: shares")
     parser.add_argument("--capture", default=None, help="also record into this capture file")
@@ -238,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     _raise_fd_limit(4 * args.connections + 100)
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
+    if args.mode == "flood":
+        return _flood_main(args)
     reference = _hashlib_reference()
     events: list[Any] = []
     counts = {"accepted": 0, "other": 0}
@@ -317,6 +413,59 @@ def main(argv: list[str] | None = None) -> int:
             f"(n={len(gaps)}; ratio p99/p50 {_pct(gaps, 0.99) / _pct(gaps, 0.5):.1f})"
         )
         print(f"reference: one bare sha256d = {1e6 / reference:.2f} us")
+    return 0
+
+
+def _flood_main(args: argparse.Namespace) -> int:
+    from asic_bridge.capture import CaptureReader, CaptureWriter
+    from asic_bridge.stratum.jobs import SyntheticJobSource
+    from asic_bridge.stratum.pool import Pool, PoolConfig
+    from asic_bridge.stratum.server import ServerThread
+
+    if not args.capture:
+        raise SystemExit("flood mode needs --capture FILE")
+    ref = _writer_reference(args.capture + ".ref", args.duration)
+    for suffix in ("", "-wal", "-shm"):
+        with __import__("contextlib").suppress(FileNotFoundError):
+            os.unlink(args.capture + ".ref" + suffix)
+    commits: list[tuple[float, int]] = []
+    capture = CaptureWriter(args.capture, metadata={"device_model": "bench"}, overwrite=True,
+                            on_commit=lambda n: commits.append((time.perf_counter(), n)))
+    config = PoolConfig(difficulty=BENCH_DIFFICULTY, min_difficulty=BENCH_DIFFICULTY,
+                        extranonce2_size=EN2_SIZE, job_interval_s=None, handshake_timeout_s=120.0)
+    pool = Pool(config, job_source=SyntheticJobSource(extranonce_size=8, seed=1), sink=capture.write,
+                congested=capture.is_congested)
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    with ServerThread(pool, backlog=4096) as srv:
+        proc = ctx.Process(target=_flood_generator,
+                           args=(srv.address, args.connections, args.duration, args.window_flood, out))
+        proc.start()
+        assert out.get(timeout=300)[0] == "ready"
+        t0 = time.perf_counter()
+        _, result = out.get(timeout=600)
+        t1 = t0 + result["elapsed_s"]
+        proc.join(30)
+        read_pauses = srv.server.read_pauses
+    capture.close()
+    with CaptureReader(args.capture) as reader:
+        stats = reader.writer_stats()
+    in_flood = [(t, n) for t, n in commits if t0 <= t <= t1]
+    committed = (in_flood[-1][1] - (in_flood[0][1] if in_flood else 0)) if in_flood else 0
+    span = (in_flood[-1][0] - in_flood[0][0]) if len(in_flood) > 1 else result["elapsed_s"]
+    marks = [t0, *[t for t, _ in in_flood], t1]
+    gap = max(b - a for a, b in itertools.pairwise(marks))
+    rows_s = committed / span if span > 0 else 0.0
+    print(f"flood: {args.connections} connections x {args.window_flood} submits in flight, "
+          f"{result['elapsed_s']:.1f} s; pool answered {result['answered'] / result['elapsed_s']:,.0f} /s "
+          f"({result['accepted']:,} accepted)")
+    print(f"committed rows/s under flood: {rows_s:,.0f} "
+          f"({rows_s / ref['rows_s']:.2f} x the writer alone: {ref['rows_s']:,.0f} rows/s, "
+          f"gap {ref['gap_s']:.3f} s)")
+    print(f"worst time without a commit during the flood (commit callbacks): {gap:.3f} s "
+          f"(batch interval {capture.batch_interval_s} s)")
+    print(f"writer figures: {stats}")
+    print(f"server: reading paused {read_pauses} times for the capture to catch up")
     return 0
 
 

@@ -24,18 +24,31 @@ from asic_bridge.stratum.server import ServerThread
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def free_port() -> int:
+    """A loopback port free a moment ago (`--listen` takes ports 1-65535, not 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def start_pool(*args: str, preexec: Any = None) -> tuple[subprocess.Popen[str], tuple[str, int]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asic_bridge.cli", "pool", "--listen", "127.0.0.1:0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"listening on ([\d.]+):(\d+)", line)
-    if match is None:
+    """`hashrc pool` on a free loopback port; returns the process and its address."""
+    for _attempt in range(3):  # another process may take the port in between: retry
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "asic_bridge.cli", "pool", "--listen", f"127.0.0.1:{free_port()}",
+             *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec,
+        )
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"listening on ([\d.]+):(\d+)", line)
+        if match is not None:
+            return proc, (match.group(1), int(match.group(2)))
         proc.kill()
-        raise AssertionError(f"pool did not start: {line!r} {proc.communicate(timeout=10)[1]}")
-    return proc, (match.group(1), int(match.group(2)))
+        _, err = proc.communicate(timeout=10)
+        if "in use" not in err:
+            break
+    raise AssertionError(f"pool did not start: {line!r} {err}")
 
 
 def stop(proc: subprocess.Popen[str]) -> tuple[int, str]:

@@ -26,21 +26,34 @@ TRUE = re.compile(rb'\{"id":(\d+),"result":true')
 ANSWER = re.compile(rb'\{"id":(\d+),')
 
 
+def free_port() -> int:
+    """A loopback port free a moment ago (`--listen` takes ports 1-65535, not 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def start_pool(capture: Path, *extra: str) -> tuple[subprocess.Popen[str], tuple[str, int]]:
     """`hashrc pool` on a free loopback port; returns the process and its address."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asic_bridge.cli", "pool", "--listen", "127.0.0.1:0",
-         "--capture", str(capture), "--difficulty", "1e-10", "--job-interval", "0", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"listening on ([\d.]+):(\d+)", line)
-    if match is None:
+    for _attempt in range(3):  # another process may take the port in between: retry
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "asic_bridge.cli", "pool", "--listen", f"127.0.0.1:{free_port()}",
+             "--capture", str(capture), "--overwrite", "--difficulty", "1e-10", "--job-interval", "0",
+             *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"listening on ([\d.]+):(\d+)", line)
+        if match is not None:
+            return proc, (match.group(1), int(match.group(2)))
         proc.kill()
         _, err = proc.communicate(timeout=10)
-        raise AssertionError(f"pool did not start: {line!r} {err}")
-    return proc, (match.group(1), int(match.group(2)))
+        proc.stdout.close()
+        proc.stderr.close()  # type: ignore[union-attr]
+        if "in use" not in err:
+            break
+    raise AssertionError(f"pool did not start: {line!r} {err}")
 
 
 class Miner:
