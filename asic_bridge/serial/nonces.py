@@ -8,7 +8,9 @@ counts it), a job id never sent (or rotated out) ``unknown_job``.
 
 :meth:`NonceVerifier.check_stall`: once jobs have been sent, a window of ``stall_s``
 seconds without one verified nonce yields a :class:`~asic_bridge.events.StatusEvent`
-``no_valid_nonces`` whose detail names the likely cause from what did arrive.
+``no_valid_nonces`` whose detail names the likely cause from what did arrive, unless
+nothing arrived and the chain's nominal hashrate makes silence likely at the ticket
+difficulty (fewer than :data:`MIN_EXPECTED_NONCES` expected).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from asic_bridge.events import ShareEvent, ShareOutcome, StatusEvent, TimestampS
 from asic_bridge.serial import codec
 from asic_bridge.serial.chips import ChipFamily
 from asic_bridge.serial.codec import Job, NonceReply
+
+MIN_EXPECTED_NONCES = 5.0
+"""A silent window is worth a warning only when the chain should have returned at least
+this many nonces (P(none) = e**-5, 0.7 %), or when the expectation is unknown."""
 
 
 class NonceVerifier:
@@ -100,16 +106,26 @@ class NonceVerifier:
     # -- watchdog -----------------------------------------------------------------------
     def check_stall(self, now_s: float, t_ns: int) -> StatusEvent | None:
         """A ``no_valid_nonces`` status when ``stall_s`` passed since the first job, the
-        last verified nonce or the last warning without one verified nonce; else None."""
+        last verified nonce or the last warning without one verified nonce (and, when
+        nothing arrived at all, silence has become unlikely); else None."""
         start = self._window_start
         if start is None or now_s - start < self.stall_s:
             return None
         seen = Counter(self._window_counts)  # the restart below clears the window's
         window = now_s - start
-        self.counters["stall_warnings"] += 1
+        expected = self._expected(window)
+        if not seen and expected is not None and expected < MIN_EXPECTED_NONCES:
+            return None  # silence is still likely at this difficulty: let the window grow
         self._restart_window(now_s)
+        self.counters["stall_warnings"] += 1
         return StatusEvent(t_ns, self.device, "no_valid_nonces",
                            self._cause(window, seen["bad_hash"], seen["unknown_job"]))
+
+    def _expected(self, window_s: float) -> float | None:
+        """Nonces a chain at its nominal hashrate returns in ``window_s`` (None: unknown)."""
+        if not self.nominal_hashrate_hs:
+            return None
+        return self.nominal_hashrate_hs * window_s / (self.ticket_difficulty * 2.0**32)
 
     def _cause(self, window_s: float, bad: int, unknown: int) -> str:
         d, fam = self.ticket_difficulty, self.family.name
@@ -123,10 +139,9 @@ class NonceVerifier:
             return (f"{head}: {unknown} nonce replies named jobs the driver never sent. Likely "
                     f"cause: another host sends jobs on this link, or the chain is not a "
                     f"{fam} (check chip=)")
-        expected = ""
-        if self.nominal_hashrate_hs:
-            n = self.nominal_hashrate_hs * window_s / (d * 2.0**32)
-            expected = f" (a {fam} chain at its nominal hashrate returns about {n:.3g})"
+        n = self._expected(window_s)
+        expected = "" if n is None else \
+            f" (a {fam} chain at its nominal hashrate returns about {n:.3g})"
         return (f"{head}: no nonce reply at all{expected}. Likely cause: the jobs do not reach "
                 f"the chips (baud, wiring, chip=), the chips are not hashing (clock, power), "
                 f"or the difficulty is out of the chain's reach (an emulated chain without "

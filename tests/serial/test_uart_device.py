@@ -73,7 +73,7 @@ def test_device_refuses_when_nothing_answers() -> None:
 def test_unreachable_port_names_the_url_and_the_cause() -> None:
     from asic_bridge.errors import DeviceUnreachable
 
-    with pytest.raises(DeviceUnreachable, match="/dev/hashrc-no-such-port.*No such file"):
+    with pytest.raises(DeviceUnreachable, match=r"/dev/hashrc-no-such-port.*No such file"):
         device_mod.open_device("serial:///dev/hashrc-no-such-port?chip=bm1366")
     with pytest.raises(DeviceUnreachable, match=r"no BM1366 answered on loop://.*baud \(115200\)"):
         device_mod.open_device("serial://loop://?chip=bm1366")
