@@ -37,6 +37,8 @@ from emulator.mining import (
 log = logging.getLogger("emulator.faces.uart")
 
 WARN_INTERVAL_S = 5.0
+SEARCH_CHUNK = 1 << 15
+"""Hashes per search call (~30 ms here): the longest a close or a new job waits."""
 
 
 class NonceEngine:
@@ -88,12 +90,14 @@ class NonceEngine:
         if cost_s <= self.config.max_search_s:
             return True
         self.counters["unaffordable"] += 1
+        remedy = ("the host must write the emulation register (hashrc's driver does) to "
+                  "lower the chip's difficulty-1 floor" if self.chain.floor_shift == 0 else
+                  f"ask for a lower ticket difficulty (the chain suggests "
+                  f"{self.config.suggested_ticket_difficulty:g})")
         self._warn("unaffordable",
                    "UART face: ticket difficulty %g costs %.3g SHA-256d per nonce, %.3g s of "
-                   "this host's hashing (%.3g H/s); the chain stays silent. A host must write "
-                   "the emulation register (hashrc's driver does) to lower the chip's "
-                   "difficulty-1 floor", difficulty, difficulty * HASHES_PER_DIFFICULTY,
-                   cost_s, self.host_hs)
+                   "this host's hashing (%.3g H/s); the chain stays silent: %s", difficulty,
+                   difficulty * HASHES_PER_DIFFICULTY, cost_s, self.host_hs, remedy)
         return False
 
     def run(self) -> None:
@@ -126,16 +130,21 @@ class NonceEngine:
                     n.to_bytes(4, "big"), 0, fam.id_byte_for(job.job_id, 0), 0)
                 self.counters["hw_errors"] += 1
             else:
-                version_epoch += 1
-                reply, hashes = search_chip_nonce(
-                    fam, job, address=address, core=rng.randrange(fam.cores),
-                    start=rng.randrange(1 << CHIP_NONCE_COUNTER_BITS), difficulty=difficulty,
-                    version_mask=version_mask,
-                    version_start=(version_epoch * fam.small_cores_per_core) & 0xFFFF,
-                )
-                self.counters["hashes"] += hashes
+                reply = None
+                # in chunks of SEARCH_CHUNK hashes, each in a fresh sub-range (every hash is
+                # an independent trial), so that a close or a new job ends a long search
+                while reply is None and not self.stop.is_set() and chain.job is job:
+                    version_epoch += 1
+                    reply, hashes = search_chip_nonce(
+                        fam, job, address=address, core=rng.randrange(fam.cores),
+                        start=rng.randrange(1 << CHIP_NONCE_COUNTER_BITS),
+                        difficulty=difficulty, version_mask=version_mask,
+                        version_start=(version_epoch * fam.small_cores_per_core) & 0xFFFF,
+                        max_hashes=SEARCH_CHUNK,
+                    )
+                    self.counters["hashes"] += hashes
             if reply is None:
-                self.counters["search_exhausted"] += 1
+                self.counters["search_abandoned"] += 1
                 continue
             # wait for the modelled time; give the nonce up if the job, mask or chip changed
             with chain.lock:

@@ -273,3 +273,16 @@ def test_face_reply_queue_is_bounded_under_a_read_flood(make_face: FaceFactory) 
         drv.send(codec.read_register(0x00))  # still answering afterwards
         assert wait_for(lambda: face._tx.qsize() < 64, 5.0)
     assert face.counters["tx_overflow"] + face.counters["tx_frames"] <= 8004
+
+
+def test_face_closes_within_a_second_during_a_long_search(make_face: FaceFactory) -> None:
+    # 2**-8: 16.8 M hashes per nonce, ~10-20 s of this host's hashing (under max_search_s)
+    face, url = make_face(rate=0.01, suggested_ticket_difficulty=2.0**-8, max_search_s=1e4)
+    with ChainDriver(url, reconnect_timeout_s=0.3) as drv:
+        drv.initialise()
+        drv.send_job(**JOB)
+        assert wait_for(lambda: face.counters["hashes"] > 0, 5.0)  # searching
+        t0 = time.monotonic()
+        face.close()
+        assert time.monotonic() - t0 < 1.0
+    assert face.counters["shares"] == 0
