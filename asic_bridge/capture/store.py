@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import json
 import operator
+import shutil
 import sqlite3
 import threading
 import time
@@ -440,8 +441,21 @@ class CaptureWriter:
             since = t_take if emptied else time.monotonic()
         self._write_stats()
 
+    def _cause(self, exc: BaseException) -> str:
+        """The error with what SQLite and the file system say about it, e.g.
+        ``disk I/O error (SQLITE_IOERR_WRITE; 0.0 MB free on /data)``."""
+        details = []
+        name = getattr(exc, "sqlite_errorname", None)
+        if name:
+            details.append(name)
+        if isinstance(exc, sqlite3.OperationalError | OSError):
+            with contextlib.suppress(OSError):
+                free = shutil.disk_usage(self.path.parent).free
+                details.append(f"{free / 1e6:.1f} MB free on {self.path.parent}")
+        return f"{exc} ({'; '.join(details)})" if details else str(exc)
+
     def _fail(self, exc: BaseException) -> None:
-        error = CaptureError(f"capture {self.path} failed: {exc}")
+        error = CaptureError(f"capture {self.path} failed: {self._cause(exc)}")
         error.__cause__ = exc
         self._error = error
         self._stopped = True

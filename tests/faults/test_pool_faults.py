@@ -100,6 +100,7 @@ def test_descriptor_exhaustion_backs_off_instead_of_spinning() -> None:
         time.sleep(2.0)
         busy = (cpu_s(proc.pid) - cpu0) / (time.monotonic() - t0)
         assert busy < 0.25, f"pool used {busy:.0%} of a core while out of descriptors (spinning)"
+        print(f"\nout of descriptors: pool used {busy:.1%} of a core")
         for s in socks[:40]:  # free descriptors: the waiting connections are served again
             s.close()
         hello(socks[-1])
@@ -163,6 +164,7 @@ def test_capture_that_cannot_grow_is_answered_not_fatal(tmp_path: Path) -> None:
                 hello(other, "second")
     finally:
         code, err = stop(proc)
+    print(f"\ncapture cannot grow: submits answered {failure!r}")
     assert "database or disk is full" in failure or "disk I/O error" in failure, failure
     assert "no transaction is active" not in failure + err
     assert "submits are answered with an error" in err  # said at once, not only at exit
@@ -236,6 +238,42 @@ def test_oversize_fields_flood_keeps_memory_and_capture_small(tmp_path: Path) ->
     size = writer.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
     assert growth < 8, f"RSS grew {growth:.1f} MB while {sent / 1e6:.0f} MB of oversize fields arrived"
     assert size < 2_000_000, f"capture grew to {size} bytes"
+    print(f"\noversize fields: {sent / 1e6:.0f} MB sent, RSS {growth:+.1f} MB, capture {size} bytes")
     with CaptureReader(writer.path) as reader:
         cols = reader.columns("shares")
         assert all(len(r[cols.index("job_id")]) <= 64 for r in reader.rows("shares"))
+
+
+def test_server_stops_reading_while_the_sink_is_congested() -> None:
+    """While the sink says it is congested the pool leaves a flooding client's bytes in
+    the kernel (no answers, nothing queued); when it clears, every submit is answered."""
+    congested = {"on": False}
+    events: list[Any] = []
+    pool = Pool(PoolConfig(difficulty=1e-10, min_difficulty=1e-10, job_interval_s=None),
+                job_source=SyntheticJobSource(extranonce_size=8, seed=1), sink=events.append,
+                congested=lambda: congested["on"])
+    with ServerThread(pool, kernel_timestamps=False) as srv, \
+            socket.create_connection(srv.server.address, timeout=10) as sock:
+        job_id, ntime = hello(sock)
+        before = len(events)
+        congested["on"] = True
+        n = 2_000
+        sock.sendall(b"".join(
+            b'{"id":%d,"method":"mining.submit","params":["m","%s","00000001","%s","%08x"]}\n'
+            % (i, job_id.encode(), ntime.encode(), i) for i in range(n)))
+        time.sleep(0.5)
+        queued = len(events) - before
+        sock.settimeout(0.2)
+        try:
+            early = sock.recv(65536)
+        except TimeoutError:
+            early = b""
+        assert queued == 0 and b'"result":true' not in early, "read while congested"
+        assert srv.server.read_pauses >= 1
+        congested["on"] = False
+        sock.settimeout(10)
+        buf = early
+        deadline = time.monotonic() + 10
+        while buf.count(b'"result":true') < n and time.monotonic() < deadline:
+            buf += sock.recv(1 << 20)
+        assert buf.count(b'"result":true') == n
