@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "tpf": "reservoir.commands.tpf",
     "hashrate": "reservoir.commands.hashrate",
     "sweep": "reservoir.commands.sweep",
+    "mc": "reservoir.commands.mc",
     "puf": "reservoir.commands.puf",
     "record": "asic_bridge.publish.commands",
 }

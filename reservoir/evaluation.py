@@ -365,7 +365,7 @@ def _task_report(task: str, names: list[str], results: list[_RunScores], protoco
     missing = [n for n in required if by_name.get(n, {}).get("p_value") is None]
     failed = [n for n in required if n not in missing and not by_name[n]["device_better"]]
     key = "nrmse" if lower else "mc"
-    input_rows = [r for r in rows if r["kind"] == "input_only"]
+    input_rows = [r for r in rows if r["kind"] == "input_only" and r["name"] in required]
     best_input = (min if lower else max)(input_rows, key=lambda r: r[key])
     report: dict[str, Any] = {
         "task": task,
