@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from asic_bridge.serial import codec, ticket
 from asic_bridge.serial.chips import ChipFamily, family
 from asic_bridge.serial.codec import CommandFrame, Job, RegisterReply
+from asic_bridge.serial.envelope import physical_range_mhz
 from asic_bridge.serial.pll import decode_register
 
 
@@ -176,6 +178,8 @@ class EmulatedChain:
         self.version_mask = 0
         self.job: Job | None = None
         self.jobs_received = 0
+        self.rejected_writes: Counter[str] = Counter()
+        self._clock_range = physical_range_mhz(self.family)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
 
@@ -244,6 +248,13 @@ class EmulatedChain:
             try:
                 setting = decode_register(fam.name, int.from_bytes(value, "big"))
             except ValueError:
+                setting = None
+            low, high = self._clock_range
+            if setting is None or not low <= setting.frequency_mhz <= high:
+                # Assumption (no datasheet): a PLL setting no chip can run (zero divider,
+                # a clock outside the chip's physical range) does not take; the chip keeps
+                # its clock, so the physics never models a nonsense clock.
+                self.rejected_writes["pll"] += 1
                 return
             if item.all_chips:
                 self.physics.set_frequency_mhz(None, setting.frequency_mhz)

@@ -185,3 +185,16 @@ def test_driver_frame_handler_never_raises(bodies: list[tuple[bytes, bool]]) -> 
     c: Counter[str] = drv.counters
     assert c["unsolicited_registers"] + c["unknown_job"] + c["bad_hash"] + c["shares"] == len(bodies)
     assert drv.registers.qsize() == 0  # no read was waiting: nothing kept
+
+
+@FUZZ
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_emulated_chain_never_runs_a_nonsense_clock(value: int, all_chips: bool) -> None:
+    physics = ConstantPhysics(chip_count=2)
+    chain = EmulatedChain(physics, UartFaceConfig())
+    header = codec.TYPE_CMD | codec.CMD_WRITE | (codec.GROUP_ALL if all_chips else 0)
+    chain.handle(codec.CommandFrame(header, bytes((0, BM1366.pll_register))
+                                    + value.to_bytes(4, "big")))
+    low, high = physical_range_mhz(BM1366)
+    for chip in range(2):
+        assert low <= physics.frequency_mhz(chip) <= high
