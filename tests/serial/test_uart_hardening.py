@@ -286,3 +286,11 @@ def test_face_closes_within_a_second_during_a_long_search(make_face: FaceFactory
         face.close()
         assert time.monotonic() - t0 < 1.0
     assert face.counters["shares"] == 0
+
+
+def test_jobs_in_flight_are_bounded_by_the_job_id_space() -> None:
+    with ChainDriver("loop://") as drv:
+        for i in range(500):
+            drv.send_job(**{**JOB, "ntime": JOB["ntime"] + i})
+        assert len(drv._jobs) == BM1366.job_id_modulo // BM1366.job_id_step  # 16
+        assert len(drv.last_share_ns) == 0 and drv.registers.qsize() == 0
