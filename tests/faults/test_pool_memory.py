@@ -170,3 +170,25 @@ def test_submits_over_tcp_keep_memory_flat() -> None:
     assert answered >= total, f"only {answered} answers in time"
     assert growth < FLAT_MB, f"RSS grew {growth:.1f} MB over {total - warmup} submits over TCP"
     print(f"\n{total} submits over TCP: RSS growth after warm-up {growth:+.2f} MB, events {counts[0]}")
+
+
+def test_sweeper_does_not_keep_the_last_connection_alive() -> None:
+    """A connection the timeout sweeper looked at is freed once closed (the sweeper used
+    to keep its last loop variable, and with it the connection and session, alive)."""
+    pool, _ = make_pool(handshake_timeout_s=0.4)  # the sweeper runs every 0.1 s
+    with ServerThread(pool, kernel_timestamps=False) as srv:
+        gc.collect()
+        gc.disable()
+        try:
+            with socket.create_connection(srv.address, timeout=10) as sock:
+                _handshake(sock)
+                ref = srv.server.call(lambda: weakref.ref(next(iter(pool.sessions.values()))))
+                time.sleep(0.35)  # the sweeper looks at this connection several times
+            deadline = time.monotonic() + 5
+            while srv.server.connection_count and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.35)  # and sleeps again with no connection left
+            alive = srv.server.call(lambda: ref() is not None)
+        finally:
+            gc.enable()
+    assert not alive, "the closed session is still alive without a GC pass"
