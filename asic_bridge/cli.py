@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "reservoir.commands.sweep",
     "mc": "reservoir.commands.mc",
     "puf": "reservoir.commands.puf",
+    "claims": "reservoir.commands.claims",
     "record": "asic_bridge.publish.commands",
 }
 
@@ -91,7 +92,9 @@ def user_error(exc: BaseException, args: argparse.Namespace) -> str | None:
     if isinstance(exc, OverflowError) and "port" in str(exc):
         return f"{first_line(exc)}: give a port in 1-65535"
     if isinstance(exc, sqlite3.Error):
-        return f"cannot write the capture: {first_line(exc)}: choose a writable path"
+        target = getattr(args, "out", None) or getattr(args, "capture", None)
+        named = f" {target}" if target else ""
+        return f"cannot write the capture{named}: {first_line(exc)}: choose a writable path"
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve the host name: {exc.strerror}: check the address"
     if not isinstance(exc, OSError):
@@ -113,11 +116,13 @@ def user_error(exc: BaseException, args: argparse.Namespace) -> str | None:
     if code == errno.EISDIR:
         return f"{where}is a directory: give a file path"
     if code == errno.ENOENT:
-        return f"{where}no such file or directory"
+        return f"{where}no such file or directory: check the path (is its folder there and writable?)"
     if code == errno.ENOSPC:
         return f"{where}no space left on the device: free some space or choose another disk"
     if code == errno.EROFS:
         return f"{where}read-only file system: choose a writable path"
+    if isinstance(exc, BrokenPipeError):
+        return "the output or a connection closed while writing (broken pipe)"
     if code in _CONNECT_ERRNOS or isinstance(exc, ConnectionError | TimeoutError):
         return (f"cannot reach the device: {exc.strerror or first_line(exc)}: check the URL and "
                 "that the device is on and reachable")

@@ -13,12 +13,14 @@ short calibration phase before the washout: the device is held at a trial diffic
 (first guess from the model's nominal hashrate) and its accepted shares counted. The
 trial is repeated (at most :data:`MAX_ROUNDS` windows) with a difficulty scaled from what
 came back (100x easier while nothing comes back: a device with a pool returns only once
-its miner is connected) until one window holds at least :data:`MIN_SHARES` shares. That
-window gives r1 = n x D / T (the Poisson maximum-likelihood estimate, about +-18 % at 30
-shares; a window aims at 60, and stopping on the count it is estimated from biases it
-upward only when a window's mean is near 30); earlier windows only steer. No such window
-within the limit is an error naming what came back. The same procedure runs on hardware
-and the emulator; its figures go into the capture's metadata.
+its miner is connected) until the trailing windows at one difficulty hold at least
+:data:`MIN_SHARES` shares. They give r1 = n x D / T (the Poisson maximum-likelihood
+estimate, about +-18 % at 30 shares; a window aims at 60, and stopping on the count it is
+estimated from biases it upward only when a window's mean is near 30); earlier windows
+only steer. No such windows within the limit, or a target that would need difficulties
+below the model's floor (the encoding would be clipped), is an error with the figures.
+The same procedure runs on hardware and the emulator; its figures go into the capture's
+metadata.
 """
 
 from __future__ import annotations
@@ -68,9 +70,11 @@ def calibrate(
     shares_per_step: float,
     window_steps: int = 10,
     sink: Callable[[list[Event]], None],
+    encoded: bool = True,
 ) -> Calibration:
     """Measure r1 on ``device`` (see the module text). Every event seen goes to ``sink``
-    (the capture); the difficulty commands are ordinary control events."""
+    (the capture); the difficulty commands are ordinary control events. ``encoded``: the
+    difficulty will carry the input (D(u) spans the range), else it is held at its mean."""
     if not shares_per_step > 0:
         raise ValueError(f"shares per step must be positive, got {shares_per_step}")
     spec = device.spec
@@ -79,8 +83,10 @@ def calibrate(
     difficulty = spec.clamp(DIFFICULTY.name, hold_s * r1_guess / shares_per_step)
     window_s = window_steps * hold_s
     clock = device.clock
-    rounds: list[tuple[int, float, float]] = []  # (accepted shares, exposure T / D, seconds)
+    rounds: list[tuple[int, float, float, float]] = []  # (shares, exposure T / D, seconds, D)
     tried: list[float] = []
+    n_run = 0  # accepted shares of the trailing windows at the current difficulty
+    exposure_run = 0.0
     for _ in range(MAX_ROUNDS):
         applied = device.set_knob(DIFFICULTY.name, difficulty, DIFFICULTY.unit).value
         tried.append(applied)
@@ -91,23 +97,38 @@ def calibrate(
         sink(events)
         n = sum(1 for e in events if isinstance(e, ShareEvent) and e.outcome == ShareOutcome.ACCEPTED
                 and t0 <= e.t_ns < t1 and abs(e.difficulty - applied) <= 1e-9 * applied)
-        rounds.append((n, (t1 - t0) / 1e9 / applied, (t1 - t0) / 1e9))
-        if n >= MIN_SHARES:
+        exposure = (t1 - t0) / 1e9 / applied
+        rounds.append((n, exposure, (t1 - t0) / 1e9, applied))
+        same = len(rounds) > 1 and rounds[-2][3] == applied
+        n_run, exposure_run = (n_run + n, exposure_run + exposure) if same else (n, exposure)
+        if n_run >= MIN_SHARES:
             break
         # aim the next window at twice the shares needed (100x easier while none come back:
-        # the device's miner is connected, so none means far too hard, e.g. a scaled-down miner)
-        difficulty = spec.clamp(DIFFICULTY.name, n / rounds[-1][1] / (2.0 * MIN_SHARES / window_s)
+        # the device's miner is connected, so none means far too hard, e.g. a scaled-down
+        # miner); at the difficulty floor, windows add up
+        difficulty = spec.clamp(DIFFICULTY.name, n / exposure / (2.0 * MIN_SHARES / window_s)
                                 if n else applied / 100.0)
     seconds = sum(r[2] for r in rounds)
-    n_last, exposure_last, _ = rounds[-1]
-    if n_last < MIN_SHARES:
+    if n_run < MIN_SHARES:
         total = sum(r[0] for r in rounds)
         raise ValueError(
             f"calibration: {device.info.device_id} returned {total} accepted shares in {seconds:.1f} s "
-            f"(difficulty {tried[0]:g} down to {tried[-1]:g}); {MIN_SHARES} in one window are needed: "
-            "is the miner connected to the pool?")
-    # the last window alone: its difficulty was set from what came back, the miner was mining
-    return Calibration(shares_per_step, hold_s, n_last / exposure_last, n_last, seconds, tuple(tried))
+            f"(difficulty {tried[0]:g} down to {tried[-1]:g}); {MIN_SHARES} at one difficulty are "
+            "needed: is the miner connected to the pool?")
+    # the trailing windows at the last difficulty: set from what came back, the miner mining
+    calibration = Calibration(shares_per_step, hold_s, n_run / exposure_run, n_run, seconds, tuple(tried))
+    floor = spec.difficulty_range[0]
+    lowest = calibration.mean_difficulty()
+    if encoded:  # D(u) is lowest at the largest u
+        lowest *= ((U_LOW + U_HIGH) / 2 + EPS) / (U_HIGH + EPS)
+    if lowest < floor:
+        reachable = shares_per_step * lowest / floor
+        raise ValueError(
+            f"calibration: {device.info.device_id} returns {calibration.rate_at_d1 * hold_s:.3g} shares "
+            f"per {hold_s:g} s step at difficulty 1, so {shares_per_step:g} shares per step would need "
+            f"difficulties below the floor {floor:g}; ask for --shares-per-step {reachable:.2g} or less, "
+            "or hold longer")
+    return calibration
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,6 +211,14 @@ class SeedRun:
     excluded: tuple[tuple[str, str], ...] = ()
     disconnected: bool = False
 
+    def run_data(self) -> Any:
+        """This run as :class:`reservoir.evaluation.RunData` (the evaluation's input)."""
+        from reservoir.evaluation import RunData
+
+        return RunData(seed=self.seed, serial=self.serial, u=self.u, features=self.features,
+                       feature_names=self.feature_names, capture=self.capture,
+                       disconnected=self.disconnected)
+
 
 def make_encoder(encoding: str, spec: DeviceSpec, calibration: Calibration | None) -> Encoder | Any:
     """The encoder of ``encoding`` (``difficulty`` needs the calibration)."""
@@ -302,7 +310,8 @@ def run_seed(
                     calibration = calibrate(device, hold_s=config.hold_s,
                                             shares_per_step=config.shares_per_step,
                                             window_steps=config.calibration_steps,
-                                            sink=writer.write_many)
+                                            sink=writer.write_many,
+                                            encoded=knob == DIFFICULTY.name)
                     writer.set_metadata("calibration", calibration.as_dict())
                 encoder = make_encoder(config.encoding, device.spec, calibration)
                 fixed: dict[str, float] = {}

@@ -115,3 +115,54 @@ def test_capture_of_a_simulated_device_prints_header_then_progress(tmp_path: Pat
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("hashrc capture: recording emu://lv06 for 600 s")
     assert "events from" in proc.stdout.splitlines()[-1]
+
+
+# model, face, URL scheme, hold s, shares per step (the live LB-Box's CPU-bound LBRY hashing
+# returns only a few shares per second even at the difficulty floor)
+LIVE = [("lv06", "--http", "axeos", 0.25, 1.5), ("s9", "--cgminer", "cgminer", 0.25, 1.5),
+        ("lbbox", "--http", "goldshell", 0.5, 1.0)]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("model", "face", "scheme", "hold_s", "target"), LIVE, ids=[m[0] for m in LIVE])
+def test_narma_on_the_live_faces_matches_the_simulated_feature_names(
+    tmp_path: Path, model: str, face: str, scheme: str, hold_s: float, target: float
+) -> None:
+    """The experiment in wall time through the faces: shares through the pool the device
+    owns (difficulty via the pool), calibrated to the target share count; the same report
+    schema and feature names as on emu://."""
+    api, pool = _free_port(), _free_port()
+    emulate = subprocess.Popen(
+        [sys.executable, "-m", "asic_bridge.cli", "emulate", model, face, f"127.0.0.1:{api}",
+         "--stratum", f"127.0.0.1:{pool}", "--duration", "120"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        common = ("--encoding", "difficulty", "--steps", "40", "--hold-s", str(hold_s), "--seeds", "1",
+                  "--pilot", "--shares-per-step", str(target))
+        live = _hashrc("narma", "--device", f"{scheme}://127.0.0.1:{api}?stratum=127.0.0.1:{pool}",
+                       *common, "--out", str(tmp_path / "live"))
+    finally:
+        emulate.terminate()
+        emulate.wait(timeout=30)
+    assert live.returncode == 0, live.stderr[-2000:]
+    assert "control path: difficulty via pool" in live.stdout and "PILOT RUN" in live.stdout
+    simulated = _hashrc("narma", "--device", model, *common, "--out", str(tmp_path / "emu"))
+    assert simulated.returncode == 0, simulated.stderr[-2000:]
+    a = json.loads((tmp_path / "live" / "report.json").read_text())
+    b = json.loads((tmp_path / "emu" / "report.json").read_text())
+    assert a["feature_names"] == b["feature_names"]
+    assert set(a) == set(b) and a["clock"] == "wall" and b["clock"] == "simulated"
+    from reservoir.features import features_from_capture
+
+    counts = features_from_capture(tmp_path / "live" / "capture.sqlite")
+    shares = counts.values[:, counts.names.index("share_count")]
+    assert a["calibration"][0]["shares"] >= 30
+    assert 0.4 * target <= shares.mean() <= 2.0 * target, shares.mean()  # the calibrated target
