@@ -29,6 +29,10 @@ from asic_bridge.stratum.messages import (
 )
 from asic_bridge.stratum.rejects import outcome_of_response
 
+MAX_PENDING = 65_536
+"""Requests awaiting the pool's answer, at most (older ones are forgotten: their answers,
+if they come, read as other messages)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Subscribed:
@@ -126,6 +130,8 @@ class ClientSession:
         """Encode a numbered request; the answer is matched by id in :meth:`feed_line`."""
         msg_id = next(self._ids)
         self._pending[msg_id] = method
+        if len(self._pending) > MAX_PENDING:  # a pool that never answers: forget the oldest
+            del self._pending[next(iter(self._pending))]
         return msg_id, encode_request(msg_id, method, params)
 
     def handshake(self) -> bytes:

@@ -196,3 +196,13 @@ def test_failing_sink_answers_submits_with_the_cause_and_keeps_everyone() -> Non
     assert b.submit(2)["result"] is True  # not remembered as a duplicate while unrecorded
     assert [e.nonce for e in recorded if isinstance(e, ShareEvent)] == [1, 2]
     assert any(isinstance(e, JobEvent) for e in recorded)
+
+
+def test_client_requests_awaiting_answers_are_bounded() -> None:
+    """A pool that never answers cannot grow a client's table of pending requests."""
+    from asic_bridge.stratum.client import MAX_PENDING, ClientSession
+
+    client = ClientSession(user="u")
+    for _ in range(MAX_PENDING + 1000):
+        client.request("mining.ping", [])
+    assert len(client._pending) == MAX_PENDING
