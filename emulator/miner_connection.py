@@ -272,9 +272,10 @@ class EmulatedStratumMiner:
         backoff_s = farm.reconnect_min_s
         while True:
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(farm.host, farm.port), farm.connect_timeout_s
-                )
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel
+                # that arrives as the connect fails (close then hung on a retrying miner)
+                async with asyncio.timeout(farm.connect_timeout_s):
+                    reader, writer = await asyncio.open_connection(farm.host, farm.port)
             except (OSError, TimeoutError) as exc:
                 log.info("%s: cannot connect to %s:%s: %s", self.serial, farm.host, farm.port, exc)
                 await asyncio.sleep(backoff_s)
@@ -290,7 +291,7 @@ class EmulatedStratumMiner:
                 self._writer = None
                 self.stats.connected = False
                 writer.close()
-                with contextlib.suppress(OSError, asyncio.CancelledError):
+                with contextlib.suppress(OSError):
                     await writer.wait_closed()
             wait_s = self._reconnect_wait_s if self._reconnect_wait_s is not None else backoff_s
             await asyncio.sleep(wait_s)

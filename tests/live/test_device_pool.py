@@ -101,3 +101,37 @@ def test_point_miner_is_explicit_and_patches_the_pool_address() -> None:
         assert face.settings["stratumURL"] == "127.0.0.1"
         assert face.settings["stratumPort"] == port
         assert face.firmware.restarts == 1
+
+
+def test_the_miner_retries_its_pool_until_it_answers(caplog: pytest.LogCaptureFixture) -> None:
+    """Like firmware, an emulated miner whose pool is not up yet keeps retrying (with a
+    bounded backoff), so the device can be opened after the miner started."""
+    import logging
+
+    from emulator.stratum_miner import MinerFarmThread, StratumMinerFarm
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    caplog.set_level(logging.INFO, logger="hashrc.emulator.stratum")
+    farm = StratumMinerFarm("lv06", "127.0.0.1", port, workers=1, reconnect_min_s=0.1,
+                            reconnect_max_s=0.4)
+    thread = MinerFarmThread(farm)
+    with thread:
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline and sum(
+                "cannot connect" in r.getMessage() for r in caplog.records) < 3:
+            time.sleep(0.1)
+        refused = sum("cannot connect" in r.getMessage() for r in caplog.records)
+        assert refused >= 3 and farm.stats().miners[0].connects == 0
+        pool = MinerPool(("127.0.0.1", port), device_id="axeos://late", sink=lambda e: None,
+                         difficulty=1e-4).start()
+        try:
+            assert pool.wait_for_miner(10.0) == "hashrc.LV06-EMU-0001"
+        finally:
+            pool.close()
+        # the miner is retrying again: closing must still stop it at once (a cancel
+        # swallowed by asyncio.wait_for once hung here for the 30 s join timeout)
+        started = time.monotonic()
+        thread.close()
+        assert time.monotonic() - started < 10.0
