@@ -305,7 +305,7 @@ def run_seed(
         with new_capture(capture_path, meta, overwrite=True) as writer:
             try:
                 calibration = None
-                _describe(progress, f"seed {seed}: calibrating")
+                _describe(progress, f"narma seed {seed}: calibrating")
                 if config.encoding != "difficulty-published":
                     calibration = calibrate(device, hold_s=config.hold_s,
                                             shares_per_step=config.shares_per_step,
@@ -319,7 +319,7 @@ def run_seed(
                     fixed[DIFFICULTY.name] = (calibration.mean_difficulty() if calibration
                                               else DifficultyEncoder(device.spec).mean_rate_difficulty())
                 writer.set_metadata("fixed_knobs", fixed)
-                _describe(progress, f"seed {seed}")
+                _describe(progress, f"narma seed {seed}")
                 drive_device(device, encoder, u, hold_s=config.hold_s, writer=writer,
                              fixed_knobs=fixed, progress=progress, log=log)
             finally:

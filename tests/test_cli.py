@@ -23,7 +23,7 @@ def test_demo_writes_capture_and_report_and_prints_the_table(tmp_path: Path) -> 
     assert "speed ratio" in proc.stdout
     assert "control path: frequency via simulation" in proc.stdout
     # the header comes first, then the progress line on stderr (tqdm)
-    assert proc.stdout.startswith("hashrc narma: NARMA-10 on lv06") and "narma:" in proc.stderr
+    assert proc.stdout.startswith("hashrc narma: NARMA-10 on lv06") and "step/s" in proc.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["device"] == "lv06" and report["encoding"] == "frequency"
     assert report["device_url"] == "emu://lv06?seed=2"
