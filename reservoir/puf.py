@@ -58,61 +58,139 @@ def _groups(spec) -> tuple[int, int]:
     return spec.chains, spec.chips_per_chain
 
 
-def respond(url: str, challenge: Challenge) -> tuple[np.ndarray, list[str], dict]:
-    """Run the challenge on a device; returns the response vector, feature names, identity."""
-    features: list[float] = []
-    names: list[str] = []
+def challenge_schedule(challenge: Challenge) -> list[list]:
+    """The challenge as a capture schedule: ``[t_s, knob, value, unit]`` rows."""
+    rows: list[list] = [
+        [0.0, "core_voltage", challenge.core_voltage_mv, "mV"],
+        [0.0, "difficulty", challenge.difficulty, "1"],
+    ]
+    step = challenge.settle_s + challenge.hold_s
+    rows += [[i * step, "frequency", f, "MHz"] for i, f in enumerate(challenge.frequencies_mhz)]
+    return rows
+
+
+def run_challenge(url: str, challenge: Challenge, capture: Path | None = None) -> dict:
+    """Drive a device through the challenge; returns its shares, telemetry and the measured
+    window of each step. With ``capture`` every event is also recorded to that capture
+    file, with the challenge and the step windows in its metadata (so the response can be
+    recomputed from the file by :func:`response_from_capture`)."""
+    from asic_bridge.capture.metadata import device_metadata, new_capture
+
+    events: list = []
+    steps: list[list[float]] = []
+    writer = None
     with open_device(url) as device:
         spec = device.spec
-        n_groups, per_group = _groups(spec)
-        device.set_knob("core_voltage", challenge.core_voltage_mv, "mV")
-        device.set_knob("difficulty", challenge.difficulty, "1")
-        clock = device.clock
-        for f in challenge.frequencies_mhz:
-            device.set_knob("frequency", f, "MHz")
-            clock.sleep(challenge.settle_s)
-            list(device.events())
-            start = clock.now_ns()
-            end = start + round(challenge.hold_s * 1e9)
-            shares: list[ShareEvent] = []
-            telemetry: list[TelemetryEvent] = []
-            while clock.now_ns() < end:
-                clock.sleep(min(0.5, (end - clock.now_ns()) / 1e9))
-                for e in device.events():
-                    if isinstance(e, ShareEvent) and start <= e.t_ns < end:
-                        shares.append(e)
-                    elif isinstance(e, TelemetryEvent):
-                        telemetry.append(e)
-            expected = (
-                spec.nominal_hashrate_ghs
-                * (f / spec.default_frequency_mhz)
-                * 1e9
-                / (challenge.difficulty * TWO32)
+        if capture is not None:
+            meta = device_metadata(
+                device,
+                url,
+                task="puf",
+                knobs=["frequency", "core_voltage", "difficulty"],
+                schedule=challenge_schedule(challenge),
+                extra={"puf_challenge": asdict(challenge)},
             )
-            features.append(len(shares) / challenge.hold_s / expected)
-            names.append(f"{f:g}MHz.rate_ratio")
-            if n_groups > 1:
-                counts = np.zeros(n_groups)
-                for s in shares:
-                    if s.chip is not None:
-                        counts[min(s.chip // per_group, n_groups - 1)] += 1
-                share = counts / max(counts.sum(), 1.0)
-                features.extend(share.tolist())
-                names.extend(f"{f:g}MHz.group{g}_fraction" for g in range(n_groups))
-            by_q: dict[tuple[str, int | None], list[tuple[int, float]]] = {}
-            for e in telemetry:
-                by_q.setdefault((e.quantity, e.index), []).append((e.t_ns, e.value))
-            for key in sorted(k for k in by_q if k[0] in _TEMPS):
-                features.append(float(np.mean([v for _, v in by_q[key]])))
-                names.append(f"{f:g}MHz.{key[0]}{'' if key[1] is None else key[1]}")
-            errors = 0.0
-            for key in (k for k in by_q if k[0] in _ERRORS):
-                vals = [v for _, v in sorted(by_q[key])]
-                errors += max(vals[-1] - vals[0], 0.0) if len(vals) > 1 else 0.0
-            features.append(errors / challenge.hold_s)
-            names.append(f"{f:g}MHz.hw_errors_per_s")
+            writer = new_capture(capture, meta, overwrite=True)
+        try:
+            device.set_knob("core_voltage", challenge.core_voltage_mv, "mV")
+            device.set_knob("difficulty", challenge.difficulty, "1")
+            clock = device.clock
+            for f in challenge.frequencies_mhz:
+                device.set_knob("frequency", f, "MHz")
+                clock.sleep(challenge.settle_s)
+                start = clock.now_ns()
+                end = start + round(challenge.hold_s * 1e9)
+                while clock.now_ns() < end:
+                    clock.sleep(min(0.5, (end - clock.now_ns()) / 1e9))
+                    events.extend(device.events())
+                steps.append([f, start, end])
+            events.extend(device.events())
+            if writer is not None:
+                writer.write_many(events)
+                writer.set_metadata("puf_steps", steps)
+        finally:
+            if writer is not None:
+                writer.close()
         identity = {"model": spec.model, "serial": device.info.serial, "url": url}
-    return np.array(features), names, identity
+    shares = [e for e in events if isinstance(e, ShareEvent)]
+    telemetry = [e for e in events if isinstance(e, TelemetryEvent)]
+    return {"spec": spec, "steps": steps, "shares": shares, "telemetry": telemetry, "identity": identity}
+
+
+def response_from_events(
+    spec, challenge: Challenge, steps, shares, telemetry
+) -> tuple[np.ndarray, list[str]]:
+    """The response vector from a run's events: per step, the share rate over the nominal
+    rate at that clock, each chip's (or chain's) share fraction, each temperature's mean, the
+    hardware-error counter rate."""
+    n_groups, per_group = _groups(spec)
+    features: list[float] = []
+    names: list[str] = []
+    for f, start, end in steps:
+        hold_s = (end - start) / 1e9
+        in_step = [s for s in shares if start <= s.t_ns < end]
+        tel = [e for e in telemetry if start <= e.t_ns < end]
+        expected = (
+            spec.nominal_hashrate_ghs
+            * (f / spec.default_frequency_mhz)
+            * 1e9
+            / (challenge.difficulty * TWO32)
+        )
+        features.append(len(in_step) / hold_s / expected)
+        names.append(f"{f:g}MHz.rate_ratio")
+        if n_groups > 1:
+            counts = np.zeros(n_groups)
+            for s in in_step:
+                if s.chip is not None:
+                    counts[min(s.chip // per_group, n_groups - 1)] += 1
+            features.extend((counts / max(counts.sum(), 1.0)).tolist())
+            names.extend(f"{f:g}MHz.group{g}_fraction" for g in range(n_groups))
+        by_q: dict[tuple[str, int | None], list[tuple[int, float]]] = {}
+        for e in tel:
+            by_q.setdefault((e.quantity, e.index), []).append((e.t_ns, e.value))
+        for key in sorted(
+            (k for k in by_q if k[0] in _TEMPS), key=lambda k: (k[0], -1 if k[1] is None else k[1])
+        ):
+            features.append(float(np.mean([v for _, v in by_q[key]])))
+            names.append(f"{f:g}MHz.{key[0]}{'' if key[1] is None else key[1]}")
+        errors = 0.0
+        for key in (k for k in by_q if k[0] in _ERRORS):
+            vals = [v for _, v in sorted(by_q[key])]
+            errors += max(vals[-1] - vals[0], 0.0) if len(vals) > 1 else 0.0
+        features.append(errors / hold_s)
+        names.append(f"{f:g}MHz.hw_errors_per_s")
+    return np.array(features), names
+
+
+def respond(
+    url: str, challenge: Challenge, capture: Path | None = None
+) -> tuple[np.ndarray, list[str], dict]:
+    """Run the challenge on a device (recording a capture if asked); returns the response
+    vector, feature names and the device identity."""
+    run = run_challenge(url, challenge, capture)
+    x, names = response_from_events(run["spec"], challenge, run["steps"], run["shares"], run["telemetry"])
+    return x, names, run["identity"]
+
+
+def response_from_capture(path: str | Path) -> tuple[np.ndarray, list[str], dict, Challenge]:
+    """Recompute the response from a capture written by :func:`run_challenge`."""
+    from asic_bridge.capture.store import open_capture
+    from asic_bridge.models import SPECS
+
+    with open_capture(path) as reader:
+        meta = reader.metadata()
+        shares = list(reader.events("shares"))
+        telemetry = list(reader.events("telemetry"))
+    extra = meta.get("extra") or {}
+    raw = meta.get("puf_challenge") or extra.get("puf_challenge")
+    steps = meta.get("puf_steps")
+    if raw is None or steps is None or meta.get("device_model") not in SPECS:
+        raise ValueError(f"{path} is not a fingerprint capture (no puf challenge/steps in its metadata)")
+    challenge = Challenge(**{**raw, "frequencies_mhz": tuple(raw["frequencies_mhz"])})
+    spec = SPECS[meta["device_model"]]
+    x, names = response_from_events(spec, challenge, steps, shares, telemetry)
+    identity = {"model": spec.model, "serial": meta.get("device_serial"), "url": meta.get("device_url")}
+    return x, names, identity, challenge
 
 
 @dataclass

@@ -69,3 +69,40 @@ def test_enrol_verify_cli(tmp_path, capsys):
     )
     assert code == 1 and "REJECT" in capsys.readouterr().out
     assert main(["puf", "verify", "--device", "lv06", "--profile", str(tmp_path / "none.json")]) == 2
+
+
+def test_response_recomputed_from_its_capture(tmp_path, capsys):
+    from asic_bridge.cli import main
+    from asic_bridge.models import SPECS
+
+    challenge = puf.default_challenge(SPECS["lbbox"], hold_s=4.0, settle_s=2.0)
+    live, names, identity = puf.respond("emu://lbbox?serial=C1&seed=4", challenge, tmp_path / "c.sqlite")
+    again, names2, identity2, challenge2 = puf.response_from_capture(tmp_path / "c.sqlite")
+    assert np.allclose(live, again) and names == names2 and challenge2 == challenge
+    assert identity2["serial"] == identity["serial"] == "C1"
+    args = ["puf", "enrol", "--device", "emu://lbbox?serial=C1", "--runs", "2", "--hold-s", "4"]
+    profile = tmp_path / "p.json"
+    assert main([*args, "--captures-dir", str(tmp_path / "runs"), "--profile", str(profile)]) == 0
+    caps = sorted(str(p) for p in (tmp_path / "runs").glob("*.sqlite"))
+    assert len(caps) == 2
+    assert (
+        main(
+            [
+                "puf",
+                "enrol",
+                "--capture",
+                caps[0],
+                "--capture",
+                caps[1],
+                "--profile",
+                str(tmp_path / "q.json"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        puf.Profile.from_json((tmp_path / "q.json").read_text()).mean
+        == puf.Profile.from_json(profile.read_text()).mean
+    )
+    code = main(["puf", "verify", "--capture", caps[0], "--profile", str(profile), "--threshold", "1e9"])
+    assert code == 0 and "ACCEPT" in capsys.readouterr().out
