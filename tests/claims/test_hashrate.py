@@ -64,3 +64,28 @@ def test_hashrate_command_on_an_emulated_capture(tmp_path, capsys):
     assert (tmp_path / "hr" / "report.md").read_text().count("GH/s") > 2
     assert main(["hashrate", str(tmp_path / "missing.sqlite")]) == 2
     assert "no capture file" in capsys.readouterr().err
+
+
+def test_outcomes_and_job_age_from_a_pool_capture(tmp_path):
+    from asic_bridge.capture.metadata import new_capture, pool_metadata
+    from asic_bridge.events import JobEvent, ShareEvent, ShareOutcome
+    from reservoir.hashrate import analyse_capture
+
+    s = 1_000_000_000
+    events = [JobEvent(0, "m", "a", 1.0, True), JobEvent(10 * s, "m", "b", 1.0, True)]
+    outcomes = [ShareOutcome.ACCEPTED] * 6 + [ShareOutcome.STALE, ShareOutcome.DUPLICATE]
+    for i, outcome in enumerate(outcomes):
+        job = "a" if i < 4 else "b"
+        t = (i + 1) * 2 * s
+        events.append(ShareEvent(t, "m", job, i, 1.0, 2.0, outcome))
+    with new_capture(tmp_path / "p.sqlite", pool_metadata(task="pool", difficulty=1.0)) as writer:
+        writer.write_many(events)
+    report = analyse_capture(tmp_path / "p.sqlite", rated_ghs=1.0)
+    o = report["outcomes"]
+    assert (o["accepted"]["count"], o["stale"]["count"], o["duplicate"]["count"]) == (6, 1, 1)
+    assert o["stale"]["ci"][0] < 1 / 8 < o["stale"]["ci"][1]
+    assert report["duration_source"].startswith("first to last share")
+    assert report["hashrate"]["n_shares"] == 6
+    ages = report["latency"]["job_age_s"]
+    assert ages["n"] == 8 and ages["median"] == pytest.approx(4.0)
+    assert report["latency"]["answer_recorded"] is False
