@@ -211,7 +211,9 @@ class CaptureWriter:
         self.path = Path(path)
         if self.path.exists():
             if not overwrite:
-                raise CaptureError(f"{self.path} exists; pass overwrite=True to replace it")
+                raise CaptureError(
+                    f"{self.path} exists; pass --overwrite to replace it (or choose another path)"
+                )
             for suffix in ("", "-wal", "-shm"):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
