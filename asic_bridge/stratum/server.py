@@ -6,7 +6,12 @@ into lines, and handed to its :class:`~asic_bridge.stratum.session.ServerSession
 Writes go straight to the socket; what the kernel does not take is buffered up to
 ``max_write_buffer_bytes`` and a client that lets it overflow is disconnected, so a
 client that stops reading never blocks the others. Connections that never finish the
-handshake, or fall silent, are closed after the configured timeouts.
+handshake, or fall silent, are closed after the configured timeouts. While the pool's
+event sink is congested (``Pool.congested``, e.g. a capture writer behind a flood) a
+connection that becomes readable is not read until the sink catches up, so its bytes wait
+in the kernel and TCP slows the sender, instead of the queue growing. Out of file
+descriptors, accepting pauses with a doubling backoff (0.05 s up to 1 s, logged) instead
+of waking on the listener in a loop.
 
 Use :class:`StratumServer` inside an event loop, or :class:`ServerThread` from
 synchronous experiment code. Both are bound to ``127.0.0.1`` unless told otherwise, and
