@@ -233,6 +233,12 @@ def _hashrate(url: str, out: Path, config: ClaimsConfig) -> dict:
     rated = report["rated_ghs"]
     stale = report["outcomes"].get("stale", {})
     pc = report["published_case"]
+    bound = report["latency"].get("latency_hiding_gain_bound")
+    bound_text = (
+        f"; latency-hiding gain bound {bound['value']:.2%} {_ci([100 * x for x in bound['ci']])} %"
+        if bound
+        else ""
+    )
     above = rated is not None and h["ci"][0] > rated
     return {
         "measured": f"effective {h['ghs']:.1f} GH/s from {h['n_shares']} shares in "
@@ -240,7 +246,7 @@ def _hashrate(url: str, out: Path, config: ClaimsConfig) -> dict:
         "interval": _ci(h["ci"]) + " GH/s (exact Poisson)",
         "control": f"rated {rated:.1f} GH/s; stale rate {stale.get('rate', 0) or 0:.4f} "
         f"{_ci(stale.get('ci'))}; "
-        f"220/175 needs about {pc['expected_shares_at_rated']} shares to be significant",
+        f"220/175 needs about {pc['expected_shares_at_rated']} shares to be significant{bound_text}",
         "verdict": "gain beyond the interval"
         if above
         else "no gain beyond Poisson noise: rated lies inside or "
