@@ -170,7 +170,7 @@ class CaptureWriter:
     Batches are bounded: the writer takes at most :attr:`batch_limit` events per
     transaction (at most ``max_batch``; halved while a commit takes longer than a
     quarter of ``batch_interval_s``, e.g. when producers hold the GIL, and grown back
-    when commits are quick), at least every ``batch_interval_s / 2`` and at once when
+    when commits are quick), at least every ``batch_interval_s / 4`` and at once when
     half a batch is waiting. So under any load a queued event is committed within about
     ``batch_interval_s`` (the figures are in :attr:`stats`). The queue is bounded too:
     :meth:`is_congested` turns true at a full batch of waiting events (a server then
@@ -398,12 +398,13 @@ class CaptureWriter:
     # --- the writer thread ----------------------------------------------------------------
 
     def _run(self) -> None:
-        """Take at most ``max_batch`` items per transaction; sleep half a batch interval
-        unless at least ``max_batch // 2`` are waiting. Never waking per event keeps this
+        """Take at most :attr:`batch_limit` items per transaction; sleep a quarter of a
+        batch interval unless half a batch is waiting (a quarter for the wait, a quarter
+        for the commit, half left for a host whose CPUs are busy elsewhere). Never waking per event keeps this
         thread from taking the GIL from the producer (an event loop stamping shares) on
         every write; never draining "until empty" keeps commits coming under a flood."""
         queue = self._queue
-        period = self.batch_interval_s / 2
+        period = self.batch_interval_s / 4
         since = time.monotonic()  # no event has waited uncommitted since this moment
         stop = False
         while not stop or queue:
