@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from asic_bridge.capture import CaptureWriter
-    from asic_bridge.capture.metadata import pool_metadata
+    from asic_bridge.capture.metadata import discard_capture, pool_metadata
     from asic_bridge.stratum.jobs import SyntheticJobSource, TemplateJobSource
     from asic_bridge.stratum.pool import JobPolicy, Pool, PoolConfig
     from asic_bridge.stratum.proxy import ProxyThread
@@ -121,8 +121,10 @@ def run(args: argparse.Namespace) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     stoppers = (signal.SIGTERM, signal.SIGINT)  # also when started with SIGINT ignored
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in stoppers} if in_main else {}
+    started = False
     try:
         with service:
+            started = True
             address = service.address
             print(
                 f"hashrc pool: listening on {address[0]}:{address[1]} difficulty {args.difficulty}",
@@ -135,5 +137,8 @@ def run(args: argparse.Namespace) -> int:
                 signal.signal(sig, handler)
         if capture is not None:
             capture.close()
-            print(f"hashrc pool: {capture.committed} events in {args.capture}", flush=True)
+            if not started:  # a failed start leaves no capture behind
+                discard_capture(args.capture)
+            else:
+                print(f"hashrc pool: {capture.committed} events in {args.capture}", flush=True)
     return 0
