@@ -80,3 +80,12 @@ def test_sweep_refuses_an_unsafe_clock(tmp_path, capsys):
     code = main(["sweep", "--device", "lv06", "--frequencies", "5000", "--out", str(tmp_path / "x")])
     assert code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_sweep_is_reproducible_from_its_seed(tmp_path):
+    from reservoir.sweep import SweepConfig, run_sweep
+
+    config = SweepConfig(frequencies_mhz=(485.0,), voltages_mv=(1200.0,), difficulties=(50.0,), hold_s=10.0)
+    a = run_sweep("emu://lv06?seed=3", tmp_path / "a", config)["cells"]
+    b = run_sweep("emu://lv06?seed=3", tmp_path / "b", config)["cells"]
+    assert a == b and a[0]["shares"] > 20

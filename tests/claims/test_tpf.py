@@ -154,3 +154,14 @@ def test_random_headers_random_nonces():
     nonces = np.array([7, 7, 8], dtype=np.uint32)
     d = sha256.hashlib_sha256d(head, nonces)
     assert d[0].tobytes() == d[1].tobytes() != d[2].tobytes()
+
+
+def test_tpf_is_reproducible_from_its_seed():
+    config = EvalConfig(seed=4, n_boot=20, n_perm=50, models=("logistic",))
+    runs = []
+    for _ in range(2):
+        data = build_dataset(n_jobs=4, nonces_per_job=256, k=5, positive_rate=1 / 4, seed=9)
+        result = evaluate_blocks([data.block("h1_r5")], data.label, data.job, AbortPoint(1, 5), config)
+        m = result["models"][0]
+        runs.append((m["auc"], m["auc_ci"], m["auc_permutation_p"], m["mutual_information"]["bits"]))
+    assert runs[0] == runs[1]
