@@ -45,7 +45,7 @@ import numpy as np
 
 from asic_bridge import __version__
 from asic_bridge.capture import CaptureReader
-from asic_bridge.capture.metadata import device_metadata, new_capture, refuse_existing
+from asic_bridge.capture.metadata import control_path_for, device_metadata, new_capture, refuse_existing
 from asic_bridge.device import Device, open_device
 from asic_bridge.errors import CaptureError
 from asic_bridge.models import DIFFICULTY, FREQUENCY, KNOBS, SPECS, DeviceSpec
@@ -241,7 +241,7 @@ def check_hold(device: Device, url: str, knob: str, hold_s: float) -> None:
     if knob == FREQUENCY.name and settle and hold_s < float(settle):
         raise ValueError(
             f"--hold-s {hold_s:g} is shorter than {url}'s restart-and-settle time for a clock "
-            f"change ({float(settle):g} s through its management API): use --hold-s "
+            f"change ({float(settle):g} s through its {control_path_for(device, url, knob)}): use --hold-s "
             f"{float(settle):g} or more, or --encoding difficulty")
 
 
