@@ -235,7 +235,8 @@ def _hashrate(url: str, out: Path, config: ClaimsConfig) -> dict:
     pc = report["published_case"]
     bound = report["latency"].get("latency_hiding_gain_bound")
     bound_text = (
-        f"; latency-hiding gain bound {bound['value']:.2%} {_ci([100 * x for x in bound['ci']])} %"
+        f"; latency-hiding gain at most {100 * bound['value']:.2f} % "
+        f"[{100 * bound['ci'][0]:.2f}, {100 * bound['ci'][1]:.2f}] %"
         if bound
         else ""
     )
@@ -250,7 +251,7 @@ def _hashrate(url: str, out: Path, config: ClaimsConfig) -> dict:
         "verdict": "gain beyond the interval"
         if above
         else "no gain beyond Poisson noise: rated lies inside or "
-        "above the interval (no latency-hiding policy was evaluated)",
+        "above the interval; no latency-hiding pool policy was run, its gain is bounded by the delays",
     }
 
 
