@@ -129,7 +129,7 @@ class DeviceSession:
     """
 
     def __init__(self, url: str, capture: Path | None, *, poll_s: float = 0.5) -> None:
-        from asic_bridge.capture import CaptureWriter
+        from asic_bridge.capture.metadata import device_metadata, new_capture
         from asic_bridge.device import open_device
 
         self.url = url
@@ -144,11 +144,10 @@ class DeviceSession:
         if capture is not None:
             stamp = time.strftime("%Y%m%dT%H%M%S")
             path = capture.with_name(f"{capture.stem}-{stamp}{capture.suffix}")
-            self._writer = CaptureWriter(path, metadata={
-                "device_model": info.model, "device_serial": info.serial, "firmware": info.firmware,
-                "device_url": url, "task": "dashboard", "clock": "simulated" if self._device.clock.simulated
-                else "wall", "chip_count": self.spec.chip_count,
-            })
+            # knobs are set by hand from the page, at no planned time: none is declared
+            # driven, and every change is in the capture as a control event
+            self._writer = new_capture(path, device_metadata(
+                self._device, url, task="dashboard", extra={"controls": "set by hand from the dashboard"}))
             self.capture_path: Path | None = path
         else:
             self.capture_path = None

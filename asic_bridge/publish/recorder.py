@@ -23,15 +23,13 @@ A message that is not a hashrc event (another schema, garbage) is counted in
 
 from __future__ import annotations
 
-import datetime
 import logging
 import threading
 from collections import deque
 from pathlib import Path
 from typing import Any
 
-from asic_bridge import __version__
-from asic_bridge.capture import CaptureWriter
+from asic_bridge.capture.metadata import CaptureMetadata, discard_capture, new_capture
 from asic_bridge.errors import BridgeError, ProtocolError
 from asic_bridge.publish.messages import decode_message, subscription
 
@@ -81,16 +79,14 @@ class MqttRecorder:
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = session_expiry_s
         properties.ReceiveMaximum = 65535
-        self._writer = CaptureWriter(out, overwrite=overwrite, on_commit=self._on_commit, metadata={
-            "task": "record", "source": f"mqtt://{host}:{port}", "topic_filter": self._filter,
-            "clock": "wall", "hashrc_version": __version__,
-            "start_time": datetime.datetime.now(datetime.UTC).isoformat(),
-        })
+        metadata = CaptureMetadata(device_model="unknown", task="mqtt-record", clock="wall", extra={
+            "source": f"mqtt://{host}:{port}", "topic_filter": self._filter})
+        self._writer = new_capture(out, metadata, overwrite=overwrite, on_commit=self._on_commit)
         try:
             self._client.connect(host, port, clean_start=False, properties=properties)
         except OSError as exc:
             self._writer.close()
-            Path(out).unlink(missing_ok=True)
+            discard_capture(out)
             raise BridgeError(
                 f"MQTT broker at mqtt://{host}:{port} unreachable: {exc}; start it or pass another --mqtt"
             ) from exc
