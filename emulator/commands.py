@@ -60,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
             for face in _faces(args, live):
                 closers.append(face.start())
                 print(f"{type(face).__name__}: {_where(face)}", flush=True)
+                url = getattr(face, "url", "")
+                if args.stratum and "://" in url and args.count == 1:
+                    host, port = args.stratum
+                    print(f"device URL (this miner and its pool): "
+                          f"{url}?stratum={host}:{port}", flush=True)
         if args.stratum:
             from emulator.stratum_miner import run_stratum_miners
 

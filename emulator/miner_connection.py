@@ -277,7 +277,10 @@ class EmulatedStratumMiner:
                 async with asyncio.timeout(farm.connect_timeout_s):
                     reader, writer = await asyncio.open_connection(farm.host, farm.port)
             except (OSError, TimeoutError) as exc:
-                log.info("%s: cannot connect to %s:%s: %s", self.serial, farm.host, farm.port, exc)
+                # the first failure of a run is said once; the retries only at DEBUG
+                level = logging.INFO if backoff_s == farm.reconnect_min_s else logging.DEBUG
+                log.log(level, "%s: cannot connect to %s:%s: %s (retrying until it answers)",
+                        self.serial, farm.host, farm.port, exc)
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(2 * backoff_s, farm.reconnect_max_s)
                 continue

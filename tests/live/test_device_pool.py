@@ -113,7 +113,7 @@ def test_the_miner_retries_its_pool_until_it_answers(caplog: pytest.LogCaptureFi
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    caplog.set_level(logging.INFO, logger="hashrc.emulator.stratum")
+    caplog.set_level(logging.DEBUG, logger="hashrc.emulator.stratum")
     farm = StratumMinerFarm("lv06", "127.0.0.1", port, workers=1, reconnect_min_s=0.1,
                             reconnect_max_s=0.4)
     thread = MinerFarmThread(farm)
