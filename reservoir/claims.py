@@ -99,6 +99,61 @@ def _safe(
 
 
 def _narma(url: str, out: Path, config: ClaimsConfig) -> dict:
+    """NARMA-10 with issue 9's evaluation and its ``published`` preset on an emulated model
+    (seeds x serials, each with its input-disconnected twin); elsewhere, or if that entry
+    is missing, ``hashrc narma``'s experiment with the published difficulty encoding."""
+    model = _label(url)
+    try:
+        from reservoir.emulated_runs import emulated_runs
+        from reservoir.evaluation import evaluate
+        from reservoir.protocol import preset
+        from reservoir.report import write_report
+    except ImportError:
+        emulated_runs = None
+    if emulated_runs is not None and url == f"emu://{model}":
+        proto = preset("published")
+        if config.quick:
+            proto = proto.with_(n_seeds=3, n_serials=2)
+        runs = emulated_runs(model, proto, out / "captures", n_jobs=1, progress=False)
+        report = evaluate(runs, protocol=proto, tasks=("narma10",))
+        write_report(report, out)
+        return _narma_row(report, proto)
+    return _narma_experiment(url, out, config)
+
+
+def _narma_row(report: dict, proto) -> dict:
+    r = report["results"]["narma10"]
+    by = {row["name"]: row for row in r["rows"]}
+    dev = by["device"]
+    inputs = [row for row in r["rows"] if row["name"].startswith("input_")]
+    best_input = min(inputs, key=lambda row: row["nrmse"])
+    shifted = by.get("device_shifted") or by.get("device_disconnected")
+    rng = {row["name"]: row["nrmse_range"] for row in (r.get("range_normalised") or {}).get("rows", [])}
+    v = r["verdict"]
+    return {
+        "measured": f"NRMSE (std) {dev['nrmse']:.3f}"
+        + (
+            f"; range-normalised {rng['device']:.3f} (the published figure's normalisation)"
+            if "device" in rng
+            else ""
+        ),
+        "interval": _ci(dev["nrmse_ci"]) + f" ({report.get('interval', '')})",
+        "control": f"best input-only {best_input['name']} {best_input['nrmse']:.3f} "
+        f"{_ci(best_input['nrmse_ci'])}; "
+        + (f"{shifted['name']} {shifted['nrmse']:.3f} {_ci(shifted['nrmse_ci'])}; " if shifted else "")
+        + f"{len(v.get('failed', []))} of {len(v.get('required_controls', []))} required controls not beaten",
+        "verdict": (
+            "supported: the device beats every required control"
+            if v.get("computes")
+            else "not supported: the device does not beat the required controls"
+        )
+        + f" ({v['rule']})",
+        "protocol": f"issue 9 evaluation, preset {proto.name}: {proto.encoding} encoding, "
+        f"{proto.steps} steps, {proto.n_seeds} seeds x {proto.n_serials} serials",
+    }
+
+
+def _narma_experiment(url: str, out: Path, config: ClaimsConfig) -> dict:
     from reservoir.experiment import ExperimentConfig, min_steps, run_experiment
 
     model = _label(url)
