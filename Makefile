@@ -7,7 +7,7 @@ ARGS ?=
 # system packages the tests need: a real browser for the dashboard check, a real MQTT broker
 SYSTEM_PACKAGES := chromium chromium-driver mosquitto
 
-.PHONY: run test venv install install-test system-deps lint bench clean
+.PHONY: run test venv install install-test system-deps lint bench clean mutation
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ lint: install-test
 test: system-deps install-test lint
 	$(PY) -m pytest -q -p no:cacheprovider $(ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+# mutation testing of the reservoir analysis (config: [tool.mutmut] in pyproject.toml);
+# slow, so not part of `make test`; ARGS narrows it, e.g. ARGS='"reservoir.stats*"'
+mutation: install-test
+	$(VENV)/bin/mutmut run $(ARGS); $(VENV)/bin/mutmut results
 
 bench: install
 	$(PY) bench/demo_speed.py

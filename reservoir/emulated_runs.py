@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from asic_bridge.models import DIFFICULTY, spec_for
-from reservoir.encoders import DifficultyEncoder, Encoder, encoder_for, fold_subintervals
+from reservoir.encoders import (
+    DifficultyEncoder,
+    Encoder,
+    TimeMultiplexEncoder,
+    encoder_for,
+    fold_subintervals,
+)
 from reservoir.evaluation import RunData
 from reservoir.protocol import Protocol
 from reservoir.tasks import uniform_input
@@ -94,12 +100,17 @@ def emulated_run(
                                                  sub_steps=max(protocol.sub_steps, 1))
     if protocol.sub_steps <= 1 and encoder.sub_steps != 1:
         encoder = encoder_for(protocol.encoding.removeprefix("tm-"), spec)
+    published = DifficultyEncoder(spec, d0=protocol.difficulty_d0)
+    if isinstance(encoder, DifficultyEncoder):
+        encoder = published
+    elif isinstance(encoder, TimeMultiplexEncoder) and isinstance(encoder.base, DifficultyEncoder):
+        encoder = TimeMultiplexEncoder(published, encoder.sub_steps, encoder.mask_seed)
     u = uniform_input(protocol.steps, seed=seed)
     if disconnected:
         encoder = HeldEncoder(encoder, float(np.mean(encoder.encode(u))))
     fixed: dict[str, float] = {}
     if encoder.knob != DIFFICULTY.name:  # the published mean share rate
-        fixed[DIFFICULTY.name] = DifficultyEncoder(spec).mean_rate_difficulty()
+        fixed[DIFFICULTY.name] = published.mean_rate_difficulty()
     tag = "off" if disconnected else "on"
     path = out_dir / f"{model}-{protocol.encoding}-{serial}-seed{seed}-{tag}.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ class Protocol:
     test_fraction: float = 1 / 3
     validation_fraction: float = 0.2
     encoding: str = "frequency"
+    difficulty_d0: float = 25.0  # D = d0 / (u + 0.05); other encodings hold d0 / 0.3 (same mean rate)
     sub_steps: int = 1  # virtual nodes per input for time multiplexing (1 = none)
     feature_names: tuple[str, ...] | None = None  # None: every feature of the capture
     n_seeds: int = 5

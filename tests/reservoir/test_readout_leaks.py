@@ -97,3 +97,14 @@ def test_bad_input_is_a_clear_error() -> None:
         fit_readout(x, y, SPLIT)
     with pytest.raises(ValueError, match="match"):
         fit_readout(np.zeros((10, 2)), np.zeros(9), SPLIT)
+
+
+def test_washout_rows_are_never_fitted() -> None:
+    x, y = _data(7)
+    before = fit_readout(x, y, SPLIT)
+    wild_x, wild_y = x.copy(), y.copy()
+    wild_x[: SPLIT.washout] = 1e6
+    wild_y[: SPLIT.washout] = -1e6
+    after = fit_readout(wild_x, wild_y, SPLIT)
+    assert np.array_equal(after.alphas, before.alphas)
+    assert np.array_equal(after.test_prediction, before.test_prediction)

@@ -183,3 +183,11 @@ def test_bad_runs_are_refused_with_a_clear_error() -> None:
         evaluate([run, run], protocol=SMALL, tasks=("narma99",))
     with pytest.raises(ValueError, match="no feature"):
         evaluate([run, run], protocol=SMALL.with_(feature_names=("share_count",)), tasks=("narma10",))
+
+
+def test_mean_control_is_the_training_mean(memoryless) -> None:
+    # a constant c scores sqrt(1 + ((mean_test - c) / std_test)^2) >= 1, exactly 1 only for
+    # the test mean: the training mean must score above 1 on every run and task
+    for task in ("narma10", "xor"):
+        per_run = _rows(memoryless, task)["mean"]["per_run"]
+        assert all(v > 1.0 + 1e-9 for v in per_run), (task, per_run)
