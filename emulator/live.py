@@ -193,13 +193,13 @@ class LiveEmulator:
             input_mv = INPUT_VOLTAGE_MV[self.model]
             fan_rpm = state.fan_pct / 100.0 * profile.fan_max_rpm
             per_chain_die = ph.die_c.reshape(spec.chains, -1)
-            per_chain_sink = ph.sink_c.reshape(spec.chains, -1)
+            board_c = sampler.board_temp_c()
             chains = [
                 ChainSnapshot(
                     hashrate_ghs=float(sampler.hashrate_ghs_est[i]),
                     chips=spec.chips_per_chain,
                     chip_temp_c=float(per_chain_die[i].max()),
-                    board_temp_c=float(per_chain_sink[i].mean()) - 5.0,
+                    board_temp_c=float(board_c[i]),
                     frequency_mhz=float(ph.freq_mhz.reshape(spec.chains, -1)[i].mean()),
                     hw_errors=int(sampler.hw_errors_total[i]),
                 )
@@ -225,4 +225,5 @@ class LiveEmulator:
                 best_diff=self._best_diff,
                 uptime_s=uptime,
                 chains=chains,
+                overheat_mode=bool(state.tripped),
             )

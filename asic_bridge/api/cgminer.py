@@ -21,21 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from asic_bridge.api.readings import Reading, maybe_float, reading
-from asic_bridge.errors import DeviceError, ProtocolError
+from asic_bridge.errors import CommandRefused, ProtocolError
 
 DEFAULT_PORT = 4028
 _COMMAND = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-class CommandRefused(DeviceError):
-    """The API answered a command with STATUS ``E`` or ``F`` (unknown command, no write
-    access, bad parameter). ``code`` and ``msg`` are the firmware's."""
-
-    def __init__(self, command: str, code: int | None, msg: str) -> None:
-        super().__init__(f"{command}: refused by the miner API (code {code}): {msg}")
-        self.command = command
-        self.code = code
-        self.msg = msg
 
 
 def encode_request(commands: str | Sequence[str], parameter: str | None = None) -> bytes:

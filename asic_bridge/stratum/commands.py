@@ -8,10 +8,21 @@ HELP = "Run a Stratum V1 pool (or a proxy to an upstream pool) that records ever
 
 
 def _host_port(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    """``HOST:PORT`` to connect to (port 1-65535)."""
+    from asic_bridge.urls import host_port  # the one HOST:PORT type
+
+    return host_port(text)
+
+
+def _listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` to listen on; port 0 means "any free port" (printed once bound)."""
+    from asic_bridge.errors import UrlError
+    from asic_bridge.urls import parse_host_port
+
+    try:
+        return parse_host_port(text, allow_zero=True)
+    except UrlError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _upstream(text: str) -> tuple[str, int]:
@@ -24,10 +35,10 @@ def _upstream(text: str) -> tuple[str, int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--listen",
-        type=_host_port,
+        type=_listen,
         default=("127.0.0.1", 3333),
         metavar="HOST:PORT",
-        help="where miners connect (default 127.0.0.1:3333)",
+        help="where miners connect (default 127.0.0.1:3333; port 0: any free port)",
     )
     parser.add_argument("--difficulty", type=float, default=1.0, help="share difficulty")
     parser.add_argument("--capture", default=None, metavar="FILE", help="capture file to write")

@@ -41,6 +41,12 @@ def test_arguments() -> None:
     assert parse().listen == ("127.0.0.1", 3333)
     with pytest.raises(SystemExit):
         parse("--listen", "nonsense")
+    assert parse("--listen", "127.0.0.1:0").listen == ("127.0.0.1", 0)  # any free port
+    for bad in ("127.0.0.1:65536", "127.0.0.1:-1"):
+        with pytest.raises(SystemExit):
+            parse("--listen", bad)
+    with pytest.raises(SystemExit):  # an upstream is connected to: port 0 is meaningless
+        parse("--upstream", "127.0.0.1:0")
     assert isinstance(commands.HELP, str)
 
 
