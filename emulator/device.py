@@ -6,8 +6,11 @@ what a host would see: shares (a Poisson process per chip at valid hashrate /
 probability) and telemetry at the firmware's period, all stamped with host receive times
 after firmware batching and network latency. Wrong results are not shares: like
 ESP-Miner and bmminer, the firmware counts them (at the chip's ticket difficulty, in the
-hardware-error counter of its telemetry) and never submits them. Everything random
-comes from generators seeded by ``seed``; the silicon itself comes from ``serial``.
+hardware-error counter of its telemetry) and never submits them. The silicon comes from
+``serial``; everything random (share luck, latencies, sensor noise) from generators
+seeded by ``seed`` *and* ``serial``: one device replays the same run for the same seed,
+and two devices never share their luck, as two miners working on different extranonces
+never find the same shares at the same moments.
 
 In simulated time nonces are drawn, not mined (the modelled rates are hundreds of GH/s):
 their chip and core fields are set as the real chip sets them, and their hashes are not
@@ -16,6 +19,7 @@ meant to verify. The live faces (Stratum, UART) mine real nonces.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 from collections.abc import Iterator
@@ -119,7 +123,8 @@ class EmulatedDevice(Device):
         if not dt_s > 0:
             raise ValueError(f"dt_s must be positive, got {dt_s}")
         self.dt_ns = round(dt_s * NS)
-        seeds = np.random.SeedSequence(seed).spawn(3)
+        serial_key = int.from_bytes(hashlib.blake2b(serial.encode(), digest_size=8).digest(), "big")
+        seeds = np.random.SeedSequence([int(seed), serial_key]).spawn(3)
         self._share_rng = np.random.default_rng(seeds[0])
         self._latency = HostLatency(profile, np.random.default_rng(seeds[1]))
         self.physics = DevicePhysics(profile, draw_variation(profile, serial))

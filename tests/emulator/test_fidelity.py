@@ -295,3 +295,23 @@ def test_s9_no_longer_reports_the_cold_board_of_the_old_model() -> None:
     readings = _stock_readings("s9")
     assert min(readings["board_temp"]) > 65 and min(readings["chip_temp"]) > 80
     assert all(p.spec.model in STOCK_FIGURES for p in PROFILES.values())
+
+
+def _share_times(serial: str, seed: int) -> list[int]:
+    from asic_bridge.device import open_device
+    from asic_bridge.events import ShareEvent
+
+    with open_device(f"emu://lv06?serial={serial}&seed={seed}") as device:
+        device.set_knob("difficulty", 0.01, "1")
+        device.clock.sleep(5.0)
+        return [e.t_ns for e in device.events() if isinstance(e, ShareEvent)]
+
+
+def test_two_devices_never_share_their_luck_and_one_device_replays_its_own() -> None:
+    """Seeds x serials runs are independent samples only if a second serial draws its own
+    shares (its own work), not the first serial's with another fan speed."""
+    a = _share_times("LV06-EMU-0001", 0)
+    assert a == _share_times("LV06-EMU-0001", 0)
+    b = _share_times("LV06-EMU-0002", 0)
+    assert len(a) > 100 and len(b) > 100
+    assert len(set(a) & set(b)) < 0.01 * len(a)
