@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from asic_bridge.errors import UnknownKnobError
+from asic_bridge.errors import DeviceError, UnknownKnobError
 from asic_bridge.events import ControlEvent, Event, StatusEvent, TelemetryEvent
 from asic_bridge.models import KNOBS, DeviceSpec
 
@@ -263,6 +263,18 @@ class Device(ABC):
                 dropped))
         return iter(drained)
 
+    def queued_events(self) -> int:
+        """Events waiting for :meth:`events` (at most ``max_queued_events``)."""
+        with self._stream():
+            return len(self._base_queue)
+
+    def is_congested(self) -> bool:
+        """True while half the event queue's bound or more waits: a producer that can
+        hold back (a pool reading from its miner) should pause until it turns false,
+        rather than have events dropped at the bound."""
+        with self._stream():
+            return 2 * len(self._base_queue) >= self._base_max_queued
+
     def read_telemetry(self) -> list[TelemetryEvent]:
         """The latest sample of each telemetry quantity the device reports."""
         with self._stream():
@@ -287,6 +299,12 @@ class Device(ABC):
             events_dropped=counters.get("events_dropped", 0),
             last_error=None if last is None else str(last),
         )
+
+    def failure(self) -> DeviceError | None:
+        """Why the device stopped working during a run (a link closed for good, a device
+        that stopped answering its polls), or None while it works. A recording of a
+        failed device is incomplete; backends that can fail override this."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release links and threads. Idempotent."""

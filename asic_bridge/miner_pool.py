@@ -45,7 +45,9 @@ class MinerPool:
 
     ``difficulty``: initial share difficulty; ``min_difficulty``: the smallest accepted;
     ``lbry``: LBRY jobs (LB-Box); ``worker``: the miner's user name (None: the first
-    that authorises); ``job_interval_s``: a new synthetic job this often, s.
+    that authorises); ``job_interval_s``: a new synthetic job this often, s;
+    ``congested`` (e.g. the device's :meth:`~asic_bridge.device.Device.is_congested`):
+    while it returns True the server stops reading from its miners (back-pressure).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class MinerPool:
         lbry: bool = False,
         worker: str | None = None,
         job_interval_s: float = 30.0,
+        congested: Callable[[], bool] | None = None,
     ) -> None:
         if not difficulty >= min_difficulty > 0:
             raise ValueError(f"difficulty {difficulty!r} must be >= {min_difficulty} > 0")
@@ -73,6 +76,7 @@ class MinerPool:
         self._min_difficulty = min_difficulty
         self._lbry = lbry
         self._job_interval_s = job_interval_s
+        self._congested = congested
         self._thread = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -87,7 +91,7 @@ class MinerPool:
                             job_interval_s=self._job_interval_s)
         source = SyntheticJobSource(
             extranonce_size=config.extranonce1_size + config.extranonce2_size, lbry=self._lbry)
-        pool = Pool(config, job_source=source, sink=self._on_event)
+        pool = Pool(config, job_source=source, sink=self._on_event, congested=self._congested)
         host, port = self.listen
         thread = ServerThread(pool, host=host, port=port)
         try:

@@ -99,6 +99,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError("must be a finite number >= 0")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -169,12 +176,20 @@ SCHEMES: dict[str, Scheme] = {
                                  "password": str}, 80),
     "serial": Scheme("path", {
         "chip": str, "model": _model, "baud": int, "fast_baud": _flag,
-        "ticket_difficulty": _positive, "verify_difficulty": _positive,
-        "frequency_mhz": _positive, "expected_chips": int, "job_interval_s": _positive,
+        "ticket_difficulty": _positive,
+        "frequency_mhz": _positive, "expected_chips": int, "job_interval_s": _non_negative,
         "reconnect_timeout_s": _positive,
     }),
 }
-"""Every device URL scheme and its options (name -> converter from the query text)."""
+"""Every device URL scheme and its options (name -> converter from the query text).
+``serial``'s ``job_interval_s`` 0 means no local jobs (the chips hash only the jobs a
+caller sends with ``driver.send_job``)."""
+
+REMOVED_OPTIONS: dict[str, dict[str, str]] = {
+    "serial": {"verify_difficulty": "the driver verifies every nonce at the ticket "
+                                    "difficulty it writes itself; drop the option"},
+}
+"""Options a scheme no longer takes -> why (a URL carrying one gets that line)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +260,9 @@ def parse_device_url(url: str, *, scheme: str | None = None) -> DeviceUrl:
     options: dict[str, Any] = {}
     for key, text in parse_qsl(query, keep_blank_values=True):
         convert = layout.options.get(key)
+        gone = REMOVED_OPTIONS.get(name, {}).get(key)
+        if gone is not None:
+            raise UrlError(f"option {key!r} in {url!r} is no longer taken: {gone}")
         if convert is None:
             raise UrlError(f"unknown option {key!r} in {url!r}; {name}:// knows: "
                            f"{', '.join(sorted(layout.options))}")

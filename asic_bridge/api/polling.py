@@ -46,6 +46,10 @@ T = TypeVar("T")
 
 log = logging.getLogger("hashrc.api")
 
+STOPPED_AFTER_POLLS = 3
+"""Failed polls in a row (and longer than ``restart_timeout_s``) after which a device
+that answered before counts as stopped (:meth:`PollingDevice.failure`)."""
+
 MANAGEMENT_API = "management API"
 POOL = "pool"
 
@@ -98,6 +102,8 @@ class PollingDevice(Device):
         self._sampled = threading.Condition(threading.Lock())
         self._samples = 0
         self._failing = False
+        self._failed_in_a_row = 0
+        self._failing_since: float | None = None  # monotonic s of the first failed poll
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -112,6 +118,19 @@ class PollingDevice(Device):
         if knob in self.API_KNOBS:
             return MANAGEMENT_API
         return super().control_path(knob)
+
+    def failure(self) -> DeviceError | None:
+        """A DeviceError once a device that answered before has failed
+        :data:`STOPPED_AFTER_POLLS` polls in a row (each with its retries) for longer
+        than ``restart_timeout_s`` (a firmware restart may keep it silent that long);
+        None while it answers (or has never answered: :meth:`health` says that)."""
+        if self._failed_in_a_row < STOPPED_AFTER_POLLS or not self.stats.get("samples", 0):
+            return None
+        since = time.monotonic() - (self._failing_since or time.monotonic())
+        if since <= self.restart_timeout_s:
+            return None
+        return DeviceError(f"{self.info.device_id} stopped answering: {self._failed_in_a_row} "
+                           f"polls in a row failed over {since:.1f} s (last: {self.last_error})")
 
     def settle_time_s(self, knob: str) -> float:
         """0 for a pool difficulty or a fan duty; :attr:`restart_settle_s` for a knob
@@ -178,6 +197,7 @@ class PollingDevice(Device):
                     difficulty = self.spec.nominal_hashrate_ghs * 1e9 / 2.0**32
                 self.pool = MinerPool(
                     stratum, device_id=self.info.device_id, sink=self._emit,
+                    congested=self.is_congested,
                     difficulty=self.spec.check(DIFFICULTY.name, difficulty, DIFFICULTY.unit),
                     min_difficulty=self.spec.difficulty_range[0],
                     lbry=self.spec.algorithm == "lbry", worker=worker,
@@ -262,6 +282,9 @@ class PollingDevice(Device):
         self._count(kind)
         self._count("poll_failures")
         self.last_error = exc
+        self._failed_in_a_row += 1
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
         self._emit_status("poll_failed", detail)
         if not self._failing:
             log.warning("%s: poll failed: %s", self.info.device_id, detail)
@@ -276,6 +299,8 @@ class PollingDevice(Device):
                   for r in readings]
         self._emit_many(list(events))
         self._count("samples")
+        self._failed_in_a_row = 0
+        self._failing_since = None
         if self._failing:
             if self.stats.get("samples", 0) > 1:
                 log.info("%s: answering again", device)

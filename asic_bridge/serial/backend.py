@@ -115,6 +115,10 @@ class SerialDevice(Device):
         """True once the link closed and did not come back: the capture is incomplete."""
         return self.driver.error is not None
 
+    def failure(self) -> DeviceError | None:
+        """The link's closing cause once it is gone for good (see :attr:`error`)."""
+        return self.driver.error
+
     # -- primitives -----------------------------------------------------------------------
     def _feed_job(self) -> None:
         self.driver.send_job(version=0x20000000, prev_hash=os.urandom(32),
@@ -207,15 +211,10 @@ def parse_url(url: str) -> tuple[str, dict[str, object]]:
 
     PATH may itself be a pyserial URL: ``serial://socket://127.0.0.1:5000?chip=bm1366``.
     Unknown options raise :class:`~asic_bridge.errors.UrlError` (a ValueError)."""
-    from asic_bridge.errors import UrlError
     from asic_bridge.urls import parse_device_url
 
-    parsed = parse_device_url(url, scheme="serial")
-    options = dict(parsed.options)
-    if "verify_difficulty" in options:
-        raise UrlError(f"verify_difficulty is gone from {url!r}: the driver verifies every "
-                       f"nonce at the ticket difficulty it writes; drop the option")
-    return parsed.target, options
+    parsed = parse_device_url(url, scheme="serial")  # refuses removed options with the reason
+    return parsed.target, dict(parsed.options)
 
 
 def open_url(url: str, **kwargs: object) -> SerialDevice:

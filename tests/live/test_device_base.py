@@ -56,6 +56,27 @@ def test_the_queue_is_bounded_and_a_drop_is_reported_not_silent() -> None:
     assert device.stats["events_dropped"] == device.health().events_dropped == 15
 
 
+def test_a_half_full_queue_is_congested_and_a_pool_feeding_it_holds_back() -> None:
+    """Back-pressure: the device's queue says when it is half full; the pool a device owns
+    hands that test to its server (which then stops reading from the miner)."""
+    from asic_bridge.miner_pool import MinerPool
+
+    device = Minimal(max_queued_events=10)
+    for i in range(4):
+        device._emit(telemetry(i))
+    assert device.queued_events() == 4 and not device.is_congested()
+    device._emit(telemetry(5))
+    assert device.is_congested()
+    list(device.events())
+    assert not device.is_congested() and device.failure() is None
+    pool = MinerPool(("127.0.0.1", 0), device_id="test://1", sink=device._emit,
+                     difficulty=1e-3, congested=device.is_congested).start()
+    try:
+        assert pool._thread.server.pool.congested == device.is_congested
+    finally:
+        pool.close()
+
+
 def test_repeated_status_folds_into_one_event_with_a_count() -> None:
     device = Minimal()
     for _ in range(5):

@@ -47,11 +47,17 @@ def test_every_backend_refuses_unknown_options_naming_them(url: str) -> None:
     ("axeos://h?retries=1&retries=2", "given twice"), ("emu://k7", "unknown model"),
     ("axeos://h?stratum=h:70000", "stratum"), ("axeos://h/api", "unexpected path"),
     ("lv06", "device URL"),
+    ("serial:///dev/ttyUSB0?verify_difficulty=1e-5", "no longer taken: the driver verifies"),
+    ("serial:///dev/ttyUSB0?job_interval_s=-1", "job_interval_s"),
 ])
 def test_bad_urls_are_one_clear_line(url: str, message: str) -> None:
     with pytest.raises(UrlError, match=message) as info:
         parse_device_url(url)
     assert "\n" not in str(info.value) and isinstance(info.value, ValueError)
+
+
+def test_serial_job_interval_zero_means_no_local_jobs() -> None:
+    assert parse_device_url("serial://loop://?job_interval_s=0").option("job_interval_s") == 0.0
 
 
 def test_host_port_type_validates_the_port() -> None:

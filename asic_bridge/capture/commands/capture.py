@@ -14,6 +14,16 @@ HELP = (
 )
 
 
+def _mqtt(text: str) -> tuple[str, int]:
+    """argparse ``type=`` for ``mqtt://HOST[:PORT]`` or ``HOST[:PORT]`` (port 1883)."""
+    from asic_bridge.publish.messages import parse_mqtt_url
+
+    try:
+        return parse_mqtt_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", required=True, metavar="URL")
     parser.add_argument("--stratum", type=host_port, metavar="HOST:PORT",
@@ -24,8 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--override-envelope", action="store_true",
                         help="allow clock/voltage outside the model's safe envelope (at your risk)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing capture")
-    parser.add_argument("--mqtt", type=host_port, metavar="HOST:PORT",
-                        help="also publish every event to this MQTT broker (hashrc/<device>/<kind>)")
+    parser.add_argument("--mqtt", type=_mqtt, metavar="mqtt://HOST[:PORT]",
+                        help="also publish every event to this MQTT broker (HOST:PORT works too)")
+    parser.add_argument("--site", default="local", metavar="NAME",
+                        help="site name in the MQTT topics (default: local)")
     parser.add_argument("--out", required=True, metavar="FILE", help="capture file (.sqlite)")
 
 
@@ -60,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             args.device, args.out, duration_s=args.duration, schedule=schedule,
             stratum_listen=args.stratum, difficulty=args.difficulty,
             override_envelope=args.override_envelope, overwrite=args.overwrite, stop=stop,
-            mqtt=args.mqtt, progress=progress,
+            mqtt=args.mqtt, site=args.site, progress=progress,
         )
     if summary["interrupted"]:
         print(f"hashrc capture: interrupted after {summary['seconds']:.1f} s of {args.duration:g} s; "
