@@ -66,22 +66,36 @@ def report_kind(report: dict[str, Any]) -> str:
     kind = report.get("kind")
     if isinstance(kind, str) and kind:
         return kind
-    task = str(report.get("task", ""))
-    if task.startswith("narma") and "results" in report:
+    signatures = (
+        ("tpf", ("evaluations", "published_circularity")),
+        ("hashrate", ("hashrate", "published_case")),
+        ("sweep", ("cells", "axes")),
+        ("puf", ("eer", "genuine_scores")),
+        ("claims", ("rows", "devices")),
+    )
+    for name, keys in signatures:
+        if all(k in report for k in keys):
+            return name
+    results = report.get("results")
+    if isinstance(results, dict) and results:
+        return "mc" if set(results) == {"mc"} else "narma"
+    if str(report.get("task", "")).startswith("narma") and isinstance(results, list):
         return "narma"
-    if "claims" in report and isinstance(report["claims"], list):
-        return "claims"
     return "unknown"
 
 
+REPORT_FILES = ("report.json", "claims.json")
+
+
 def find_reports(root: str | Path, kinds: tuple[str, ...] | None = None) -> list[ReportFile]:
-    """Every readable ``report.json`` under ``root`` (newest first), optionally of some
-    kinds only. Unreadable or oversized files are skipped, not fatal."""
+    """Every readable report (``report.json``, ``claims.json``) under ``root``, newest
+    first, optionally of some kinds only. Unreadable or oversized files are skipped."""
     root = Path(root)
     if not root.is_dir():
         return []
+    paths = [p for name in REPORT_FILES for p in root.rglob(name)]
     found: list[ReportFile] = []
-    for path in sorted(root.rglob("report.json"), key=_mtime, reverse=True):
+    for path in sorted(paths, key=_mtime, reverse=True):
         try:
             if not path.is_file() or path.stat().st_size > MAX_REPORT_BYTES:
                 continue
@@ -125,7 +139,8 @@ def inside(root: str | Path, candidate: str | Path) -> Path:
 def report_capture(root: str | Path, report_file: ReportFile) -> Path | None:
     """The first capture a report names, resolved beside the report and kept inside
     ``root``; None when it names none or the file is gone."""
-    captures = report_file.report.get("captures") or []
+    captures = report_file.report.get("captures") or [
+        r["capture"] for r in report_file.report.get("runs") or [] if isinstance(r, dict) and "capture" in r]
     if not captures:
         return None
     first = Path(str(captures[0]))
@@ -142,21 +157,26 @@ def _ci(row: dict[str, Any]) -> tuple[float, float]:
 
 
 def results_table(report: dict[str, Any]) -> pd.DataFrame:
-    """One row per readout: NRMSE, its interval, the paired difference to the device and
-    its p-value where the report has them, and what the readout is."""
+    """One row per task and readout: its score (NRMSE, or memory capacity MC), interval,
+    the paired difference device - control with its Holm-corrected p-value where the
+    report has them, and what the readout is."""
     rows = []
     for r in _result_rows(report):
-        low, high = _ci(r)
-        paired = r.get("paired") or {}
+        score = r.get("score", "nrmse")
+        value = r.get(score, r.get("nrmse"))
+        low, high = r.get(f"{score}_ci") or r.get("nrmse_ci") or [math.nan, math.nan]
+        paired = r.get("paired_difference")
+        difference = paired.get("mean") if isinstance(paired, dict) else paired
         rows.append({
             "task": r.get("task", report.get("task", "")),
             "readout": r["name"],
-            "NRMSE": round(float(r["nrmse"]), 4),
-            "CI low": round(low, 4),
-            "CI high": round(high, 4),
+            "score": "MC" if score == "mc" else "NRMSE",
+            "value": _round(value),
+            "CI low": _round(low),
+            "CI high": _round(high),
             "normalisation": r.get("normalisation", report.get("nrmse_normalisation", "std")),
-            "device - control": _round(paired.get("mean_difference", r.get("paired_difference"))),
-            "p (Holm)": _round(paired.get("p_holm", r.get("p_value")), 4),
+            "device - control": _round(difference),
+            "p (Holm)": _round(r.get("p_holm", r.get("p_value")), 4),
             "what": r.get("description", ""),
         })
     return pd.DataFrame(rows)
@@ -173,20 +193,43 @@ def _round(value: Any, digits: int = 4) -> float | None:
 
 def _result_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The per-readout rows, whether the report keeps them at the top (one task) or per
-    task (``tasks: {name: {results: [...]}}``)."""
-    if isinstance(report.get("results"), list):
-        return list(report["results"])
+    task (``results: {task: {score, rows: [...]}}``)."""
+    results = report.get("results")
+    if isinstance(results, list):
+        return list(results)
     rows: list[dict[str, Any]] = []
-    tasks = report.get("tasks")
-    if isinstance(tasks, dict):
-        for task, content in tasks.items():
-            for r in (content or {}).get("results", []):
-                rows.append({**r, "task": task})
+    if isinstance(results, dict):
+        for task, content in results.items():
+            content = content or {}
+            for r in content.get("rows", []):
+                rows.append({**r, "task": task, "score": content.get("score", "nrmse")})
     return rows
 
 
+def verdicts(report: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    """Per task: (task, computes, one plain sentence)."""
+    results = report.get("results")
+    if isinstance(results, dict):
+        out = []
+        for task, content in results.items():
+            verdict = (content or {}).get("verdict") or {}
+            computes = bool(verdict.get("computes"))
+            failed = verdict.get("failed") or []
+            if computes:
+                text = f"{task}: the device computes: it beats every required control."
+            else:
+                required = verdict.get("required_controls") or failed
+                text = (f"{task}: the device does NOT compute: it does not beat "
+                        f"{len(failed)} of {len(required)} required controls"
+                        f"{' (' + ', '.join(failed) + ')' if failed else ''}.")
+            out.append((task, computes, f"{text} Rule: {verdict.get('rule', '')}"))
+        return out
+    computes, text = verdict_text(report)
+    return [(str(report.get("task", "")), computes, text)]
+
+
 def verdict_text(report: dict[str, Any]) -> tuple[bool, str]:
-    """(computes, one plain sentence) for a reservoir report."""
+    """(computes, one plain sentence) for a one-task reservoir report."""
     verdict = report.get("verdict") or {}
     computes = bool(verdict.get("computes"))
     rule = verdict.get("rule", "")
@@ -206,7 +249,7 @@ def headline(results: pd.DataFrame) -> list[str]:
     for task, part in results.groupby("task", sort=False):
         def describe(rows: pd.DataFrame) -> str:
             r = rows.iloc[0]
-            return f"{r['readout']} {r['NRMSE']:.3f} [{r['CI low']:.3f}, {r['CI high']:.3f}]"
+            return f"{r['readout']} {r['value']:.3f} [{r['CI low']:.3f}, {r['CI high']:.3f}]"
 
         device = part[part["readout"] == "device"]
         if device.empty:
@@ -214,66 +257,101 @@ def headline(results: pd.DataFrame) -> list[str]:
         inputs = part[part["readout"].str.startswith("input_")]
         mean = part[part["readout"] == "mean"]
         text = f"{task + ': ' if task else ''}{describe(device)}"
+        score = part["score"].iloc[0]
         if len(inputs):
-            text += f"; best input-only control {describe(inputs.sort_values('NRMSE'))}"
+            best = inputs.sort_values("value", ascending=score == "NRMSE")
+            text += f"; best input-only control {describe(best)}"
         if len(mean):
             text += f"; {describe(mean)}"
-        sentences.append(text + " (NRMSE, 95 % interval)")
+        what = "NRMSE, lower is better" if score == "NRMSE" else "memory capacity MC, higher is better"
+        sentences.append(f"{text} ({what}; 95 % interval)")
     return sentences
 
 
-def predictions_frame(report: dict[str, Any], window: int = 200) -> pd.DataFrame:
+PREDICTION_SERIES = ("device", "input_quadratic_30", "input_linear_10", "esn_equal")
+
+
+def predictions_frame(report: dict[str, Any], window: int = 200, task: str = "narma10") -> pd.DataFrame:
     """Target and predictions over the first ``window`` test steps (a readable window,
-    not thousands of overlapping points), indexed by step."""
-    tp = report.get("test_predictions") or {}
-    target = list(tp.get("target", []))[:window]
+    not thousands of overlapping points), indexed by step: the device and a few of its
+    controls (the strongest input-only one, the linear one, the ESN of equal size)."""
+    pw = report.get("prediction_window")
+    if isinstance(pw, dict):  # per task
+        target = list((pw.get("targets") or {}).get(task, []))[:window]
+        predictions = (pw.get("predictions") or {}).get(task, {})
+        first = int(pw.get("first_test_step", 0))
+    else:
+        tp = report.get("test_predictions") or {}
+        target = list(tp.get("target", []))[:window]
+        predictions = {k: v for k, v in tp.items() if k not in ("seed", "first_step", "target")}
+        first = int(tp.get("first_step", 0))
     if not target:
         return pd.DataFrame()
-    first = int(tp.get("first_step", 0))
     steps = np.arange(first, first + len(target))
-    frame = pd.DataFrame({"target y(t+1)": target}, index=pd.Index(steps, name="step"))
-    for name, values in tp.items():
-        if name in ("seed", "first_step", "target") or not isinstance(values, list):
-            continue
-        frame[f"{name} prediction"] = values[:len(target)]
+    frame = pd.DataFrame({"target": target}, index=pd.Index(steps, name="step"))
+    for name in PREDICTION_SERIES:
+        values = predictions.get(name)
+        if isinstance(values, list):
+            frame[f"{name} prediction"] = values[:len(target)]
     return frame
 
 
+def prediction_meta(report: dict[str, Any]) -> tuple[Any, Any]:
+    """(seed, serial) of the run whose predictions are shown."""
+    pw = report.get("prediction_window") or report.get("test_predictions") or {}
+    return pw.get("seed", "?"), pw.get("serial", "")
+
+
+def prediction_tasks(report: dict[str, Any]) -> list[str]:
+    pw = report.get("prediction_window")
+    if isinstance(pw, dict):
+        return list((pw.get("targets") or {}).keys())
+    return ["narma10"] if report.get("test_predictions") else []
+
+
 def memory_curve(report: dict[str, Any]) -> pd.DataFrame:
-    """Memory capacity per delay (squared correlation on held-out data), if reported."""
-    for source in (report, *((report.get("tasks") or {}).values())):
-        if not isinstance(source, dict):
-            continue
-        curve = source.get("mc_curve") or source.get("memory_curve")
-        if isinstance(curve, dict):
-            return pd.DataFrame({k: list(v) for k, v in curve.items() if isinstance(v, list)})
-        if isinstance(curve, list) and curve:
-            return pd.DataFrame({"delay": np.arange(1, len(curve) + 1), "MC_k device": curve})
-    return pd.DataFrame()
+    """Memory capacity per delay k (squared correlation on held-out data) of the device
+    and its controls, long format (delay, series, MC_k), if the report has the task."""
+    results = report.get("results")
+    curves = None
+    if isinstance(results, dict) and isinstance(results.get("mc"), dict):
+        curves = results["mc"].get("curves")
+    if not isinstance(curves, dict) or not curves:
+        return pd.DataFrame()
+    parts = []
+    for name in ("device", "input_leaky", "input_linear_30", "esn_equal", "device_shifted"):
+        values = curves.get(name)
+        if isinstance(values, list) and values:
+            parts.append(pd.DataFrame({"delay": np.arange(len(values)), "series": name, "MC_k": values}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def compare_table(reports: list[ReportFile], root: Path) -> pd.DataFrame:
-    """Several reservoir runs side by side: the device's NRMSE and interval, the best
-    input-only control, and the verdict, per run and task."""
+    """Several reservoir runs side by side, per run and task: the device's score and
+    interval, the best input-only control, and the verdict."""
     rows = []
     for rf in reports:
         table = results_table(rf.report)
         if table.empty:
             continue
+        computes = {task: flag for task, flag, _ in verdicts(rf.report)}
+        protocol = rf.report.get("protocol") or {}
         for task, part in table.groupby("task", sort=False):
             device = part[part["readout"] == "device"]
             inputs = part[part["readout"].str.startswith("input_")]
-            best = inputs.loc[inputs["NRMSE"].idxmin()] if len(inputs) else None
+            nrmse = part["score"].iloc[0] == "NRMSE"
+            best = inputs.sort_values("value", ascending=nrmse).iloc[0] if len(inputs) else None
             rows.append({
                 "run": rf.label(root),
                 "task": task,
-                "device": rf.report.get("device", ""),
-                "encoding": rf.report.get("encoding", ""),
-                "device NRMSE": float(device["NRMSE"].iloc[0]) if len(device) else math.nan,
+                "device": rf.report.get("device", (rf.report.get("serials") or [""])[0]),
+                "encoding": rf.report.get("encoding", protocol.get("encoding", "")),
+                "score": part["score"].iloc[0],
+                "device value": float(device["value"].iloc[0]) if len(device) else math.nan,
                 "device CI": (f"[{device['CI low'].iloc[0]:.3f}, {device['CI high'].iloc[0]:.3f}]"
                               if len(device) else ""),
-                "best input-only": "" if best is None else f"{best['readout']} {best['NRMSE']:.3f}",
-                "computes": verdict_text(rf.report)[0],
+                "best input-only": "" if best is None else f"{best['readout']} {best['value']:.3f}",
+                "computes": computes.get(task, computes.get("", False)),
             })
     return pd.DataFrame(rows)
 

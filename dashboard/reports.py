@@ -73,8 +73,13 @@ def render(page: str, *, title: str, what: str, how: str, intro: str) -> ReportF
     st.title(title)
     st.caption(intro)
     chosen = pick_report(page, what=what, how=how)
-    if chosen is None:
-        return None
+    if chosen is not None:
+        show_report(chosen, page)
+    return chosen
+
+
+def show_report(chosen: ReportFile, page: str) -> None:
+    """Headline figures, every table of rows, the charts the keys allow, the plots."""
     report = chosen.report
     verdict = report.get("verdict")
     if isinstance(verdict, str):
@@ -96,4 +101,3 @@ def render(page: str, *, title: str, what: str, how: str, intro: str) -> ReportF
         with st.expander("report.md"):
             st.markdown(md.read_text()[:100_000])
     raw_report(chosen)
-    return chosen

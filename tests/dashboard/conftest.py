@@ -4,6 +4,7 @@ energy-filter report, and a capture made by a pool (no report)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -40,31 +41,70 @@ def write_capture(path: Path, *, seconds: int = 300, rate_per_s: float = 2.0, se
 
 
 def reservoir_report() -> dict:
-    names = ["device", "mean", "input_linear_10", "device_shuffled"]
-    nrmse = [0.9521, 1.0113, 0.5884, 1.0121]
+    """A report as ``hashrc narma`` writes it (reservoir.evaluation): results per task."""
+    names = ["device", "mean", "input_now", "input_quadratic_30", "device_shifted", "esn_equal"]
+    kinds = ["device", "baseline", "input_only", "input_only", "device_control", "esn"]
+    nrmse = [0.9521, 1.0113, 0.8812, 0.1094, 1.0021, 0.3317]
+    rows = []
+    for name, kind, value in zip(names, kinds, nrmse, strict=True):
+        row = {"name": name, "kind": kind, "description": f"the {name} readout", "per_run": [value] * 4,
+               "nrmse": value, "nrmse_ci": [value - 0.01, value + 0.01], "normalisation": "std"}
+        if name != "device":
+            row.update(paired_difference={"mean": 0.9521 - value, "ci": [0.0, 0.0], "n": 4},
+                       p_holm=0.5, p_value=0.25)
+        rows.append(row)
+    mc_rows = [
+        {"name": "device", "kind": "device", "mc": 1.0016, "mc_ci": [0.91, 1.09], "per_run": [1.0] * 4},
+        {"name": "input_leaky", "kind": "input_only", "mc": 4.75, "mc_ci": [4.6, 4.9], "per_run": [4.7] * 4},
+    ]
+    verdict = {"computes": False,
+               "required_controls": ["mean", "input_now", "input_quadratic_30", "device_shifted"],
+               "failed": ["input_now", "input_quadratic_30"],
+               "rule": "computes only if it beats every control"}
+    target = list(np.linspace(0.2, 0.4, 300))
     return {
-        "kind": "narma", "task": "narma10", "device": "lv06", "encoding": "frequency", "steps": 300,
-        "hold_s": 1.0, "seeds": [0, 1, 2], "interval": "95 % Student-t interval over 3 seeds",
-        "nrmse_normalisation": "std",
-        "results": [{"name": n, "nrmse": v, "nrmse_ci": [v - 0.01, v + 0.01], "per_seed": [v] * 3,
-                     "description": f"the {n} readout"} for n, v in zip(names, nrmse, strict=True)],
-        "verdict": {"device_beats_input_linear_10": False, "device_beats_device_shuffled": True,
-                    "computes": False, "rule": "computes only if it beats every control"},
-        "test_predictions": {"seed": 0, "first_step": 100, "target": list(np.linspace(0.2, 0.4, 300)),
-                             "device": list(np.linspace(0.25, 0.35, 300))},
+        "protocol": {"name": "recommended", "steps": 300, "hold_s": 1.0, "encoding": "frequency",
+                     "n_seeds": 2},
+        "tasks": ["narma10", "mc"], "interval": "95 % Student-t interval over 4 runs",
+        "serials": ["LV06-EMU-0001", "LV06-EMU-0002"],
+        "results": {
+            "narma10": {"task": "narma10", "score": "nrmse", "rows": rows, "verdict": verdict},
+            "mc": {"task": "mc", "score": "mc", "rows": mc_rows, "verdict": verdict,
+                   "curves": {"device": [0.9, 0.05, 0.01], "input_leaky": [1.0, 0.9, 0.8]}},
+        },
+        "prediction_window": {"first_test_step": 100, "seed": 0, "serial": "LV06-EMU-0001",
+                              "targets": {"narma10": target},
+                              "predictions": {"narma10": {"device": list(np.linspace(0.25, 0.35, 300))}}},
+        "runs": [{"seed": 0, "serial": "LV06-EMU-0001", "capture": "capture.sqlite"}],
+    }
+
+
+def legacy_report() -> dict:
+    """A report as the first demo wrote it (one task, results as a list)."""
+    return {
+        "task": "narma10", "device": "lv06", "encoding": "frequency", "steps": 300, "hold_s": 1.0,
+        "results": [{"name": "device", "nrmse": 0.95, "nrmse_ci": [0.94, 0.96]},
+                    {"name": "input_linear_10", "nrmse": 0.59, "nrmse_ci": [0.52, 0.65]}],
+        "verdict": {"computes": False, "device_beats_input_linear_10": False, "rule": "intervals"},
+        "test_predictions": {"seed": 0, "first_step": 100, "target": [0.1, 0.2], "device": [0.1, 0.2]},
         "captures": ["capture.sqlite"],
     }
 
 
 def tpf_report() -> dict:
-    fpr = list(np.linspace(0, 1, 11))
-    return {"kind": "tpf", "rounds": 5, "auc": 0.5012, "auc_ci": [0.49, 0.51], "positive_rate": 0.25,
-            "bound_saving": 1 - 5 / 64,
-            "roc": {"fpr": fpr, "tpr": fpr, "tpr_low": [max(0, f - 0.05) for f in fpr],
-                    "tpr_high": [min(1, f + 0.05) for f in fpr]},
-            "ledger": [{"threshold": t, "aborted": t, "valid_lost": t, "rounds_per_valid": 1.0}
-                       for t in (0.1, 0.5, 0.9)],
-            "verdict": "no better than chance"}
+    """A report as ``hashrc tpf`` writes it (reservoir.tpf.report)."""
+    ledger = [{"fraction_aborted": f, "valid_lost": f, "valid_lost_ci": [f, f], "saving": 0.0,
+               "rounds_per_valid_share_rel": 1.0, "rounds_per_valid_share_rel_ci": [1.0, 1.0]}
+              for f in (0.0, 0.5, 0.9)]
+    model = {"model": "logistic", "auc": 0.5012, "auc_ci": [0.4901, 0.5123], "auc_permutation_p": 0.61,
+             "mutual_information": {"bits": 0.0001, "interval": [0.0, 0.0009]},
+             "beats_majority": {"p_value": 1.0}, "ledger": ledger, "best_saving": ledger[0]}
+    return {"claim": "Thermodynamic Probability Filter: 92.19 % energy saved",
+            "dataset": {"n": 4096, "n_jobs": 4, "source": "synthetic", "positive_rate": 0.0625},
+            "energy_model": "128 nonce-dependent rounds per header",
+            "evaluations": [{"abort_point": {"hash": 1, "round": 5}, "models": [model],
+                             "bounds": {"published_bound_1_minus_k_over_64": 1 - 5 / 64}}],
+            "published_circularity": {"description": "label = window_shares > 0", "guard": "circular"}}
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +113,9 @@ def captures_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "demo").mkdir()
     write_capture(root / "demo" / "capture.sqlite")
     (root / "demo" / "report.json").write_text(json.dumps(reservoir_report()))
+    (root / "first-demo").mkdir()
+    (root / "first-demo" / "report.json").write_text(json.dumps(legacy_report()))
+    os.utime(root / "first-demo" / "report.json", (1e9, 1e9))  # older: "demo" is shown first
     (root / "filter").mkdir()
     (root / "filter" / "report.json").write_text(json.dumps(tpf_report()))
     (root / "pool").mkdir()

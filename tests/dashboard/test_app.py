@@ -52,16 +52,31 @@ def test_every_page_runs_on_an_empty_folder_and_says_what_is_missing(
 def test_reservoir_page_shows_the_report_figures(captures_root: Path, monkeypatch) -> None:
     at = _page(captures_root, "reservoir", monkeypatch)
     assert not at.exception
+    at.sidebar.selectbox[0].set_value("demo").run()
     report = json.loads((captures_root / "demo" / "report.json").read_text())
     shown = at.dataframe[0].value
-    for row in report["results"]:
-        line = shown[shown["readout"] == row["name"]].iloc[0]
-        assert line["NRMSE"] == pytest.approx(row["nrmse"], abs=1e-4)
-        assert line["CI low"] == pytest.approx(row["nrmse_ci"][0], abs=1e-4)
+    for task, content in report["results"].items():
+        score = content["score"]
+        for row in content["rows"]:
+            line = shown[(shown["readout"] == row["name"]) & (shown["task"] == task)].iloc[0]
+            assert line["value"] == pytest.approx(row[score], abs=1e-4)
+            assert line["CI low"] == pytest.approx(row[f"{score}_ci"][0], abs=1e-4)
+            if "p_holm" in row:
+                assert line["p (Holm)"] == pytest.approx(row["p_holm"])
     text = _text(at)
     assert "RMSE / std(test target)" in text
-    assert "does NOT compute" in text and "input_linear_10" in text
+    assert "narma10: the device does NOT compute: it does not beat 2 of 4 required controls" in text
+    assert "best input-only control input_quadratic_30 0.109" in text
+    assert "best input-only control input_leaky 4.750" in text  # MC: higher is better
     assert "first 200 test steps" in text  # a readable window, not every point
+    assert "Memory capacity per delay" in text
+
+
+def test_reservoir_page_reads_the_first_demo_reports_too(captures_root: Path, monkeypatch) -> None:
+    at = _page(captures_root, "reservoir", monkeypatch)
+    at.sidebar.selectbox[0].set_value("first-demo").run()
+    assert not at.exception
+    assert "device 0.950 [0.940, 0.960]; best input-only control input_linear_10 0.590" in _text(at)
 
 
 def test_captures_page_shows_counts_of_the_capture(captures_root: Path, monkeypatch) -> None:
@@ -76,9 +91,10 @@ def test_captures_page_shows_counts_of_the_capture(captures_root: Path, monkeypa
 def test_energy_filter_page_shows_auc_and_bound(captures_root: Path, monkeypatch) -> None:
     at = _page(captures_root, "energy_filter", monkeypatch)
     assert not at.exception
-    figures = at.dataframe[0].value
-    assert "0.5012" in set(figures["value"]) and "bound" in " ".join(figures["figure"])
-    assert "no better than chance" in _text(at)
+    shown = at.dataframe[0].value.iloc[0]
+    assert shown["ROC AUC"] == "0.5012" and shown["AUC 95 % CI"] == "[0.4901, 0.5123]"
+    assert shown["bound 1 - k/64 (a bound)"] == "0.9219" and shown["best realised saving"] == "0.0000"
+    assert "refuses it" in _text(at)
 
 
 def test_devices_page_with_a_live_emulated_device(tmp_path: Path, monkeypatch) -> None:
@@ -93,7 +109,7 @@ def test_results_table_and_windowed_predictions() -> None:
 
     report = reservoir_report()
     table = results_table(report)
-    assert (table["CI low"] <= table["NRMSE"]).all() and (table["NRMSE"] <= table["CI high"]).all()
+    assert (table["CI low"] <= table["value"]).all() and (table["value"] <= table["CI high"]).all()
     assert len(predictions_frame(report, window=200)) == 200
 
 

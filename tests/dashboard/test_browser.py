@@ -115,8 +115,8 @@ def test_every_page_renders_in_chromium(served: int, captures_root: Path, tmp_pa
             assert "Traceback" not in body and "Error" not in body.split("\n")[0], body[:500]
             if path == "":
                 assert "RMSE / std(test target)" in body
-                for row in report["results"]:  # the figures of the report, as the headline shows them
-                    if row["name"] in ("device", "input_linear_10", "mean"):
+                for row in report["results"]["narma10"]["rows"]:  # the figures, as the headline shows them
+                    if row["name"] in ("device", "input_quadratic_30", "mean"):
                         low, high = row["nrmse_ci"]
                         assert f"{row['name']} {row['nrmse']:.3f} [{low:.3f}, {high:.3f}]" in body
             shot = tmp_path / f"{path or 'reservoir'}.png"
