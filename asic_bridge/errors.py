@@ -78,3 +78,12 @@ class CommandRefused(DeviceError):
         self.command = command
         self.code = code
         self.msg = msg
+
+
+class NotRunning(BridgeError, RuntimeError):
+    """A service (a pool server, the hash workers) used before it started or after it
+    stopped. Also a :class:`RuntimeError`."""
+
+
+class UnknownSession(BridgeError, LookupError):
+    """A pool session id that is not (or no longer) open."""

@@ -32,6 +32,7 @@ import signal
 import time
 from dataclasses import dataclass
 
+from asic_bridge.errors import NotRunning
 from asic_bridge.hashing import target_of_difficulty
 from asic_bridge.serial.chips import ChipFamily
 from asic_bridge.serial.codec import Job as ChipJob
@@ -244,7 +245,7 @@ class HashWorkers:
     async def mine(self, unit: WorkUnit) -> WorkResult:
         """Scan ``unit`` in a worker process."""
         if self._executor is None:
-            raise RuntimeError("HashWorkers not started")
+            raise NotRunning("HashWorkers not started: call start() first")
         loop = asyncio.get_running_loop()
         result: WorkResult = await loop.run_in_executor(self._executor, mine_unit, unit)
         self.hashes += result.hashes

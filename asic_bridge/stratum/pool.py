@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from asic_bridge.errors import PoolError, UnknownSession
 from asic_bridge.events import Event
 from asic_bridge.stratum.jobs import Job, JobSource
 from asic_bridge.stratum.messages import encode_notification
@@ -155,7 +156,8 @@ class Pool:
         """A new session with a unique extranonce1; ``write`` takes its outgoing bytes."""
         space = 1 << (8 * self._en1_free)
         if len(self._by_en1) >= space:
-            raise RuntimeError("extranonce1 space exhausted")
+            raise PoolError(f"extranonce1 space exhausted: {len(self._by_en1)} sessions open; "
+                            "raise extranonce1_size or close sessions")
         while True:
             value = self._en1_next % space
             self._en1_next = value + 1
@@ -206,7 +208,7 @@ class Pool:
         if session_id is not None:
             session = self.sessions.get(session_id)
             if session is None:
-                raise KeyError(f"no session {session_id}")
+                raise UnknownSession(f"no open session {session_id}")
             session.set_difficulty(difficulty)
             return
         self.default_difficulty = float(difficulty)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from asic_bridge.errors import DeviceError, ProtocolError
+from asic_bridge.errors import DeviceError, PoolError, ProtocolError
 from asic_bridge.events import JobEvent, ShareEvent, ShareOutcome, TimestampSource
 from asic_bridge.stratum.client import (
     Authorized,
@@ -45,7 +45,7 @@ class _UpstreamJobs:
     """Job source of a proxy: jobs only come from upstream."""
 
     def make_job(self, job_id: str) -> Job:
-        raise RuntimeError("in proxy mode jobs come from the upstream pool")
+        raise PoolError("in proxy mode jobs come from the upstream pool")
 
 
 @dataclass(frozen=True, slots=True)

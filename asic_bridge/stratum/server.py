@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asic_bridge.aio import ServiceThread, cancel_and_wait
-from asic_bridge.errors import ProtocolError
+from asic_bridge.errors import DeviceTimeout, NotRunning, PoolError, ProtocolError
 from asic_bridge.stratum.messages import LineSplitter
 from asic_bridge.stratum.pool import Pool
 from asic_bridge.stratum.rxtime import enable_rx_timestamps, recv_plain, recv_timestamped
@@ -384,7 +384,7 @@ class StratumServer:
             peer = f"{addr[0]}:{addr[1]}"
             try:
                 conn = _Connection(self, sock, peer, kernel_ts)
-            except RuntimeError as exc:  # e.g. extranonce1 space exhausted
+            except PoolError as exc:  # e.g. extranonce1 space exhausted
                 self.log(f"refusing {peer}: {exc}")
                 sock.close()
                 continue
@@ -419,9 +419,11 @@ class StratumServer:
     # thread-safe control ---------------------------------------------------------------
 
     def call(self, fn: Callable[..., T], *args: Any, timeout_s: float = 10.0) -> T:
-        """Run ``fn(*args)`` on the server's loop and return its result (any thread)."""
+        """Run ``fn(*args)`` on the server's loop and return its result (any thread).
+        NotRunning before start or after stop; DeviceTimeout (a TimeoutError) when the loop
+        does not run it within ``timeout_s`` s."""
         if self.loop is None:
-            raise RuntimeError("server not started")
+            raise NotRunning("the Stratum server is not running: start it first")
         if threading.get_ident() == self._loop_thread:
             return fn(*args)
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -432,8 +434,17 @@ class StratumServer:
             except BaseException as exc:
                 future.set_exception(exc)
 
-        self.loop.call_soon_threadsafe(run)
-        return future.result(timeout_s)
+        try:
+            self.loop.call_soon_threadsafe(run)
+        except RuntimeError:  # the loop has closed
+            raise NotRunning("the Stratum server has stopped") from None
+        try:
+            return future.result(timeout_s)
+        except TimeoutError:
+            if future.done():  # fn itself raised it
+                raise
+            raise DeviceTimeout(f"the Stratum server did not run the call within {timeout_s:g} s "
+                                "(its loop is blocked or stopping)") from None
 
     def set_difficulty(self, difficulty: float, session_id: int | None = None) -> None:
         """Set one session's difficulty (``session_id`` from :meth:`sessions`) or all

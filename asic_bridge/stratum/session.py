@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from asic_bridge.errors import ProtocolError
+from asic_bridge.errors import PoolError, ProtocolError
 from asic_bridge.events import ControlEvent, JobEvent, ShareEvent, ShareOutcome, TimestampSource
 from asic_bridge.hashing import target_of_difficulty
 from asic_bridge.stratum import methods
@@ -313,7 +313,7 @@ class ServerSession:
         are answered stale). A pool without its own jobs (a proxy) waits for upstream."""
         try:
             job = self.pool.make_job()
-        except RuntimeError:
+        except PoolError:  # a proxy's jobs come from upstream
             return
         self.send_job(job)
 
