@@ -4,7 +4,11 @@ captures."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +96,24 @@ def is_capture_path(device: str) -> bool:
     return "://" not in device and Path(device).is_file()
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a service manager, ``kill``) stops the run like Ctrl-C does: what was
+    captured is kept and said. Only in the main thread; the previous handler comes back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     from reservoir.experiment import (
         ExperimentConfig,
@@ -125,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     with tqdm(total=config.steps * config.n_seeds, unit="step", file=sys.stderr, delay=2.0,
-              mininterval=1.0, dynamic_ncols=True, desc="narma") as bar:
+              mininterval=1.0, dynamic_ncols=True, desc="narma") as bar, _sigterm_interrupts():
         try:
             report = run_experiment(config, out, overwrite=args.overwrite, progress=bar, log=log)
         except KeyboardInterrupt:

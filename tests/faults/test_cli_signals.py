@@ -105,3 +105,20 @@ def test_ctrl_c_keeps_the_capture_and_says_how_much(tmp_path: Path, command: tup
     assert Path(said.group(2).rstrip(";")) == path
     assert _total(path) == int(said.group(1)) > 0
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [NARMA, ("demo", "--no-dashboard", *NARMA[3:])], ids=["narma", "demo"])
+def test_sigterm_stops_like_ctrl_c(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """SIGTERM (a service manager, `kill`) keeps what was captured, says how much, exit 130."""
+    path = tmp_path / "run" / "capture.sqlite"
+    proc = _start(*command, "--out", str(tmp_path / "run"))
+    try:
+        _wait_for_rows(proc, path, 1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    said = re.search(r"kept (\d+) events (?:from \S+ )?in (\S+)", out + err)
+    assert said and Path(said.group(2).rstrip(";")) == path, out + err
+    assert _total(path) == int(said.group(1)) > 0 and "Traceback" not in err
