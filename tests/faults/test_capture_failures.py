@@ -153,3 +153,34 @@ def test_difficulty_goes_through_the_devices_own_pool(tmp_path: Path) -> None:
     assert len(controls) == 1 and controls[0].value == 2e-6
     assert controls[0].device == meta["device_id"]
     assert [m.difficulty for m in stats.miners] == [2e-6]  # the miner got set_difficulty
+
+
+def test_capture_publishes_under_its_site_and_device_agent(tmp_path: Path) -> None:
+    import paho.mqtt.client as mqtt
+
+    from asic_bridge.publish.messages import topic_level
+    from tests.mqtt_broker import Broker
+
+    broker = Broker(tmp_path)
+    seen: list[tuple[str, bytes]] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="site-test")
+    client.on_message = lambda _c, _u, msg: seen.append((msg.topic, msg.payload))
+    try:
+        client.connect("127.0.0.1", broker.port)
+        client.subscribe("hashrc/#", qos=1)
+        client.loop_start()
+        time.sleep(0.3)
+        summary = record("emu://lv06?seed=1", tmp_path / "m.sqlite", duration_s=2.0,
+                         mqtt=("127.0.0.1", broker.port), site="bench2")
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and not any(t.endswith("/shares") for t, _ in seen):
+            time.sleep(0.05)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        broker.stop()
+    topics = {t for t, _ in seen}
+    assert topics and all(t.startswith("hashrc/bench2/") for t in topics), topics
+    agent_status = f"hashrc/bench2/{topic_level(summary['device'])}/status"
+    agent = [json.loads(p) for t, p in seen if t == agent_status]
+    assert any(m["status"] in ("online", "offline") and m["site"] == "bench2" for m in agent), agent
