@@ -52,6 +52,11 @@ class ClaimsConfig:
         )
 
     @property
+    def policy(self) -> dict:
+        """Job-policy comparison (reservoir.job_policy): seeds and simulated seconds each."""
+        return {"seeds": 4, "duration_s": 600.0} if self.quick else {"seeds": 16, "duration_s": 1800.0}
+
+    @property
     def narma_steps(self) -> int | None:
         return None if self.quick else 3200  # None: the minimum for a result
 
@@ -284,6 +289,7 @@ def _hashrate(url: str, out: Path, config: ClaimsConfig) -> dict:
         shares = reader.dataframe("shares")
     t = shares.loc[shares["outcome"] == "accepted", "t_ns"].to_numpy() if len(shares) else None
     write_report(report, out, t)
+    policy = _job_policy(url, out, config)
     h = report["hashrate"]
     rated = report["rated_ghs"]
     stale = report["outcomes"].get("stale", {})
@@ -296,6 +302,28 @@ def _hashrate(url: str, out: Path, config: ClaimsConfig) -> dict:
         else ""
     )
     above = rated is not None and h["ci"][0] > rated
+    if policy is not None:
+        lh, ctl = policy["comparisons"]["latency-hiding vs normal"], policy["comparisons"].get(
+            "latency-hiding vs normal-nonclean")
+        g, gci = lh["effective_hashrate_gain"], lh["effective_hashrate_gain_ci"]
+        arms = policy["arms"]
+        n_seeds = len(policy["config"]["seeds"])
+        bound_text = (
+            f"; latency-hiding pool policy vs normal on the emulator's network model ({n_seeds} seeds, "
+            f"same shares): {100 * g:+.2f} % [{100 * gci[0]:+.2f}, {100 * gci[1]:+.2f}] %, stale "
+            f"{arms['normal']['stale_rate']:.4f} -> {arms['latency-hiding']['stale_rate']:.4f}"
+            + ("" if ctl is None else "; vs clean_jobs=false timer jobs (what pools do): "
+               + _pct(ctl["effective_hashrate_gain"], ctl["effective_hashrate_gain_ci"]))
+        )
+        lh_arm = arms["latency-hiding"]
+        policy_verdict = (
+            f"; latency-hiding: {lh['verdict'].split(':')[0]} against normal"
+            + ("" if ctl is None else f", {ctl['verdict'].split(':')[0]} against clean_jobs=false timer jobs")
+            + f"; its {lh_arm['effective_ghs']:.1f} GH/s vs nominal: {lh_arm['verdict_vs_nominal']}"
+        )
+    else:
+        policy_verdict = "; no latency-hiding pool policy was run here (emulated models only), its gain " \
+            "is bounded by the delays"
     return {
         "measured": f"effective {h['ghs']:.1f} GH/s from {h['n_shares']} shares in "
         f"{report['duration_s']:.0f} s" + (f" = {h['ghs'] / rated:.3f} x rated" if rated else ""),
@@ -303,11 +331,34 @@ def _hashrate(url: str, out: Path, config: ClaimsConfig) -> dict:
         "control": f"rated {rated:.1f} GH/s; stale rate {stale.get('rate', 0) or 0:.4f} "
         f"{_ci(stale.get('ci'))}; "
         f"220/175 needs about {pc['expected_shares_at_rated']} shares to be significant{bound_text}",
-        "verdict": "gain beyond the interval"
-        if above
-        else "no gain beyond Poisson noise: rated lies inside or "
-        "above the interval; no latency-hiding pool policy was run, its gain is bounded by the delays",
+        "verdict": ("gain beyond the interval" if above
+                    else "no gain beyond Poisson noise: rated lies inside or above the interval")
+        + policy_verdict,
     }
+
+
+def _pct(value: float, ci: list[float]) -> str:
+    return f"{100 * value:+.2f} % [{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}] %"
+
+
+def _job_policy(url: str, out: Path, config: ClaimsConfig) -> dict | None:
+    """The normal and latency-hiding pool policies on the emulated model (None elsewhere);
+    added to the hashrate report (report.json key ``job_policy``, a report.md section)."""
+    from asic_bridge.models import SPECS
+    from reservoir.job_policy import PolicyConfig, add_to_report, compare
+
+    model = _label(url)
+    if url != f"emu://{model}" or model not in SPECS:
+        return None
+    p = config.policy
+    seeds = tuple(range(config.seed, config.seed + p["seeds"]))
+    report = compare(model, PolicyConfig(duration_s=p["duration_s"], seeds=seeds))
+    report["command"] = (
+        f"hashrc hashrate --policy-compare {url} --seeds {p['seeds']} --policy-duration {p['duration_s']:g}"
+        + (f" (seeds from {config.seed})" if config.seed else "")
+    )
+    add_to_report(out, report, fresh=False)
+    return report
 
 
 def _sweep(url: str, out: Path, config: ClaimsConfig) -> dict:

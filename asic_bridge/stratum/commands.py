@@ -43,7 +43,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--difficulty", type=float, default=1.0, help="share difficulty")
     parser.add_argument("--capture", default=None, metavar="FILE", help="capture file to write")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing capture")
-    parser.add_argument("--policy", choices=["normal", "one-in-flight"], default="normal")
+    parser.add_argument(
+        "--policy", choices=["normal", "one-in-flight", "latency-hiding"], default="normal"
+    )
+    parser.add_argument(
+        "--prefetch-lead",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="latency-hiding: announce the next job this many seconds before the rotation",
+    )
     parser.add_argument(
         "--job-interval",
         type=float,
@@ -84,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         extranonce2_size=args.extranonce2_size,
         policy=JobPolicy(args.policy),
         job_interval_s=args.job_interval or None,
+        prefetch_lead_s=args.prefetch_lead,
         error_style=ErrorStyle(args.error_style),
     )
     def log(text: str) -> None:

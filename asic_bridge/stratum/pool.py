@@ -36,10 +36,14 @@ ShareHook = Callable[[ServerSession, Submit, ShareCheck, Job], None]
 
 class JobPolicy(StrEnum):
     """NORMAL: new jobs on a timer or on demand, shared by all sessions. ONE_IN_FLIGHT:
-    each session gets a fresh job after each of its submits (and only then)."""
+    each session gets a fresh job after each of its submits (and only then).
+    LATENCY_HIDING: like NORMAL, but the timer's next job is sent ``prefetch_lead_s``
+    before the rotation with clean_jobs=false and the older jobs expire at the rotation
+    (see :mod:`asic_bridge.stratum.prefetch`)."""
 
     NORMAL = "normal"
     ONE_IN_FLIGHT = "one-in-flight"
+    LATENCY_HIDING = "latency-hiding"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class PoolConfig:
     handshake_timeout_s: float = 30.0
     idle_timeout_s: float | None = 900.0
     max_write_buffer_bytes: int = 1 << 20
+    prefetch_lead_s: float = 2.0
+    """LATENCY_HIDING: seconds before the rotation at which the next job is announced."""
 
     def __post_init__(self) -> None:
         if not self.difficulty >= self.min_difficulty > 0:
@@ -83,6 +89,13 @@ class PoolConfig:
             raise ValueError("job_history must be >= 1")
         if self.max_shares_per_job < 1:
             raise ValueError("max_shares_per_job must be >= 1")
+        if self.policy is JobPolicy.LATENCY_HIDING and self.job_interval_s is not None and not (
+            0 <= self.prefetch_lead_s < self.job_interval_s
+        ):
+            raise ValueError(
+                f"prefetch_lead_s {self.prefetch_lead_s} must be in [0, job_interval_s "
+                f"{self.job_interval_s})"
+            )
 
 
 class Pool:

@@ -391,6 +391,11 @@ class StratumServer:
             self._connections[conn.fd] = conn
 
     async def _job_timer(self, interval_s: float) -> None:
+        if self.pool.config.policy == "latency-hiding":  # JobPolicy.LATENCY_HIDING
+            from asic_bridge.stratum.prefetch import run_latency_hiding
+
+            await run_latency_hiding(self.pool, interval_s, self.pool.config.prefetch_lead_s, self.log)
+            return
         while True:
             await asyncio.sleep(interval_s)
             try:

@@ -32,6 +32,10 @@ class Tiny(claims.ClaimsConfig):
     def puf(self) -> dict:
         return {"serials": 2, "runs": 3, "hold_s": 3.0}
 
+    @property
+    def policy(self) -> dict:
+        return {"seeds": 1, "duration_s": 120.0}
+
 
 def test_claims_table_on_an_emulated_device(tmp_path, monkeypatch):
     def narma_unavailable(url, out, config):
@@ -48,6 +52,7 @@ def test_claims_table_on_an_emulated_device(tmp_path, monkeypatch):
         assert rows[name]["measured"] != "not run", rows[name]
         assert (tmp_path / rows[name]["report"]).is_file()
     assert "bound" in rows["tpf"]["control"] and "GH/s" in rows["vbm"]["interval"]
+    assert "latency-hiding pool policy vs normal" in rows["vbm"]["control"]  # the policy was run
     table = (tmp_path / "claims.md").read_text()
     assert table.count("\n| ") >= 9 and "92.19" in table
     assert json.loads((tmp_path / "claims.json").read_text())["devices"] == ["emu://lv06"]
