@@ -48,7 +48,6 @@ def _policy_model(url: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import shlex
-    import sys
     from pathlib import Path
 
     from asic_bridge.capture.store import open_capture
@@ -69,7 +68,11 @@ def run(args: argparse.Namespace) -> int:
             block_interval_s=args.block_interval, seeds=tuple(range(args.seeds)),
         )  # fmt: skip
         policy_report = compare(model, config)
-        policy_report["command"] = "hashrc " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None
+        policy_report["command"] = (
+            f"hashrc hashrate --policy-compare {shlex.quote(args.policy_compare)} --seeds {args.seeds} "
+            f"--policy-duration {args.policy_duration:g} --lead {args.lead:g} "
+            f"--job-interval {args.job_interval:g} --block-interval {args.block_interval:g}"
+        )
     if args.capture is not None:
         path = Path(args.capture)
         if not path.is_file():
