@@ -6,6 +6,8 @@ import pytest
 
 from asic_bridge.cli import main
 
+pytestmark = pytest.mark.slow  # evaluations of 10-run synthetic and emulated sets: ~20-60 s here
+
 
 def test_mc_on_emulated_lv06_then_from_its_captures(tmp_path, capsys) -> None:
     out = tmp_path / "mc"

@@ -11,6 +11,8 @@ from reservoir.readout import ChronologicalSplit, fit_ridge_readout
 from reservoir.synthetic import synthetic_run, synthetic_runs
 from reservoir.tasks import narma10, narma10_response, task_for, uniform_input
 
+pytestmark = pytest.mark.slow  # evaluations of 10-run synthetic and emulated sets: ~20-60 s here
+
 SMALL = Protocol(
     name="test", steps=2000, washout=100, reference_esn_units=(),
     esn_grid=EsnGrid((0.6, 0.9), (0.02, 5.0), (1.0,), (1.0,)),
