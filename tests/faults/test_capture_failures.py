@@ -184,3 +184,33 @@ def test_capture_publishes_under_its_site_and_device_agent(tmp_path: Path) -> No
     agent_status = f"hashrc/bench2/{topic_level(summary['device'])}/status"
     agent = [json.loads(p) for t, p in seen if t == agent_status]
     assert any(m["status"] in ("online", "offline") and m["site"] == "bench2" for m in agent), agent
+
+
+def test_hashrc_capture_exits_2_in_one_line_when_the_link_closes(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).parents[1] / "serial"))
+    from uart_helpers import face_config, physics_for
+
+    from emulator.faces.uart import PtyUartFace
+
+    face = PtyUartFace(physics_for(20.0), face_config(seed=4)).start()
+    out = tmp_path / "cli.sqlite"
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "asic_bridge.cli", "capture", "--device",
+             f"serial://{face.path}?chip=bm1366&job_interval_s=0.5&reconnect_timeout_s=0.3",
+             "--duration", "60", "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline and not out.exists():
+            time.sleep(0.1)
+        time.sleep(1.0)
+        face.close()
+        _, err = proc.communicate(timeout=30)
+    finally:
+        face.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, err
+    lines = [line for line in err.strip().splitlines() if line.startswith("hashrc capture:")]
+    assert len(lines) == 1 and "capture failed after" in lines[0] and "kept in" in lines[0], err
+    assert "Traceback" not in err
