@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from asic_bridge.capture import CaptureWriter  # noqa: E402
-from asic_bridge.events import ControlEvent, ShareEvent, ShareOutcome, TelemetryEvent  # noqa: E402
+from asic_bridge.capture import CaptureWriter
+from asic_bridge.events import ControlEvent, ShareEvent, ShareOutcome, TelemetryEvent
 
 NS = 1_000_000_000
 
@@ -36,7 +36,8 @@ def make_capture(path: Path, shares: int, seconds: int = 3600) -> None:
     with CaptureWriter(path, metadata={"device_model": "s9", "device_serial": "BENCH", "clock": "wall",
                                        "chip_count": 3}) as writer:
         for k, t in enumerate(times):
-            writer.write(ShareEvent(int(t * NS), "BENCH", "j", k, 1.0, 2.0, ShareOutcome.ACCEPTED, chip=k % 3))
+            writer.write(ShareEvent(int(t * NS), "BENCH", "j", k, 1.0, 2.0, ShareOutcome.ACCEPTED,
+                                    chip=k % 3))
         for s in range(seconds):
             writer.write(TelemetryEvent(s * NS, "BENCH", "chip_temp", 80.0 + np.sin(s / 60), "degC", index=0))
             writer.write(ControlEvent(s * NS, "BENCH", "frequency", 600.0 + s % 50, "MHz"))
@@ -54,7 +55,8 @@ def main() -> None:
 
     started = time.perf_counter()
     with sqlite3.connect(path) as conn:
-        rows = conn.execute('SELECT "t_ns", "outcome", "chip", "difficulty" FROM shares ORDER BY id').fetchall()
+        rows = conn.execute('SELECT "t_ns", "outcome", "chip", "difficulty" FROM shares ORDER BY id'
+                            ).fetchall()
     reference = time.perf_counter() - started
     del rows
 
