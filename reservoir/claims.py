@@ -309,8 +309,9 @@ def _hashrate(url: str, out: Path, config: ClaimsConfig) -> dict:
         arms = policy["arms"]
         n_seeds = len(policy["config"]["seeds"])
         bound_text = (
-            f"; latency-hiding pool policy vs normal on the emulator's network model ({n_seeds} seeds, "
-            f"same shares): {100 * g:+.2f} % [{100 * gci[0]:+.2f}, {100 * gci[1]:+.2f}] %, stale "
+            f"; latency-hiding pool policy vs normal on the emulator's network and firmware-queue model "
+            f"({n_seeds} seeds, same shares, lead {policy['config']['lead_s']:g} s covering the firmware's "
+            f"switch time): {100 * g:+.2f} % [{100 * gci[0]:+.2f}, {100 * gci[1]:+.2f}] %, stale "
             f"{arms['normal']['stale_rate']:.4f} -> {arms['latency-hiding']['stale_rate']:.4f}"
             + ("" if ctl is None else "; vs clean_jobs=false timer jobs (what pools do): "
                + _pct(ctl["effective_hashrate_gain"], ctl["effective_hashrate_gain_ci"]))
@@ -345,17 +346,18 @@ def _job_policy(url: str, out: Path, config: ClaimsConfig) -> dict | None:
     """The normal and latency-hiding pool policies on the emulated model (None elsewhere);
     added to the hashrate report (report.json key ``job_policy``, a report.md section)."""
     from asic_bridge.models import SPECS
-    from reservoir.job_policy import PolicyConfig, add_to_report, compare
+    from reservoir.job_policy import PolicyConfig, add_to_report, compare, covering_lead_s
 
     model = _label(url)
     if url != f"emu://{model}" or model not in SPECS:
         return None
     p = config.policy
     seeds = tuple(range(config.seed, config.seed + p["seeds"]))
-    report = compare(model, PolicyConfig(duration_s=p["duration_s"], seeds=seeds))
+    lead = round(covering_lead_s(model), 2)  # the best case for the policy
+    report = compare(model, PolicyConfig(duration_s=p["duration_s"], seeds=seeds, lead_s=lead))
     report["command"] = (
         f"hashrc hashrate --policy-compare {url} --seeds {p['seeds']} --policy-duration {p['duration_s']:g}"
-        + (f" (seeds from {config.seed})" if config.seed else "")
+        f" --lead {lead:g}" + (f" (seeds from {config.seed})" if config.seed else "")
     )
     add_to_report(out, report, fresh=False)
     return report

@@ -10,11 +10,17 @@ One run, on a simulated clock (seconds from 0 to ``duration_s``):
   talking Stratum lines with the real sans-IO miner codec
   (:class:`asic_bridge.stratum.client.ClientSession`); its notifies reach the miner after
   one draw of the same network model each (in order, as on one TCP stream);
-* the firmware: a notify is put to work at the next work dispatch of the firmware
-  (every ``dispatch_s``, random phase): ESP-Miner sends the BM1366 one job every 2,000 ms
-  (``ASIC_get_asic_job_frequency_ms``); for the other models one 2^32 nonce range per
-  chip between dispatches is assumed (an estimate). A share belongs to the job the chip
-  held when it found it; the miner submits every share and the pool judges it;
+* the firmware: it dispatches one piece of pre-built work to the chips every
+  ``dispatch_s`` from a queue it keeps about ``queue_depth`` deep. A ``clean_jobs=true``
+  notify empties the queue and dispatches new work at once; a ``clean_jobs=false``
+  notify's work waits behind the queued work of the older job (next dispatch tick plus
+  ``queue_depth`` dispatches). ESP-Miner (LV06): one job every 2,000 ms for the BM1366
+  (``ASIC_get_asic_job_frequency_ms``), queue topped up to 10 (``QUEUE_LOW_WATER_MARK``
+  in create_jobs_task.c), on clean_jobs the queue cleared and the ASIC task woken. For
+  the S9 and the LB-Box, estimates: one 2^32 nonce range per chip between dispatches and
+  one queued work (cgminer's default ``--queue 1``), flushed on clean_jobs. A share
+  belongs to the job the chip held when it found it; the miner submits every share and
+  the pool judges it;
 * jobs rotate every ``job_interval_s``; blocks change at the times of a Poisson process
   (mean ``block_interval_s``, the same times for every policy) with ``clean_jobs=true``.
 
@@ -27,8 +33,8 @@ which is what public pools do between blocks).
 Simplifications, said in the report: nonces are drawn, not mined (as everywhere on the
 simulated clock), so the pool's difficulty is set below the hash floor and its check
 judges job validity only (stale, duplicate, unknown job); the work is counted at the
-device's share difficulty. The firmware's queue of already-built work is not modelled
-(a non-clean notify is taken at the next dispatch like a clean one).
+device's share difficulty. The firmware's queue is a fixed depth (no build time, no
+partial refill).
 
 The same device seed gives the same shares under every policy, so the comparison is
 paired per share: the change in accepted shares is (b - c) where b shares are accepted
@@ -68,9 +74,25 @@ def dispatch_interval_s(model: str) -> tuple[float, str]:
     return TWO32 / per_chip_hs, "estimate: one 2^32 nonce range per chip between dispatches"
 
 
+def queue_depth(model: str) -> tuple[int, str]:
+    """Pre-built work the firmware keeps queued ahead of the chips, and its source."""
+    if model == "lv06":
+        return 10, "ESP-Miner create_jobs_task.c: QUEUE_LOW_WATER_MARK 10"
+    return 1, "estimate: cgminer's default --queue 1"
+
+
+def covering_lead_s(model: str, job_interval_s: float = 30.0, margin_s: float = 1.0) -> float:
+    """A prefetch lead that covers the firmware's switch time to a clean_jobs=false job
+    (next dispatch, then the queue: (depth + 1) x dispatch, plus ``margin_s``), kept
+    below the job interval: the best case for the latency-hiding policy."""
+    d, q = dispatch_interval_s(model)[0], queue_depth(model)[0]
+    return min((q + 1) * d + margin_s, 0.95 * job_interval_s)
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
-    """One comparison. Times in seconds; ``dispatch_s`` None takes the model's value."""
+    """One comparison. Times in seconds; ``dispatch_s`` and ``queue_depth`` None take the
+    model's firmware values."""
 
     duration_s: float = 600.0
     job_interval_s: float = 30.0
@@ -78,6 +100,7 @@ class PolicyConfig:
     block_interval_s: float = 600.0
     seeds: tuple[int, ...] = tuple(range(8))
     dispatch_s: float | None = None
+    queue_depth: int | None = None
     policies: tuple[str, ...] = POLICIES
 
     def __post_init__(self) -> None:
@@ -154,6 +177,7 @@ def simulate(
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x10B]))
     down = HostLatency(profile, rng)
     dispatch = config.dispatch_s if config.dispatch_s is not None else dispatch_interval_s(model)[0]
+    depth = config.queue_depth if config.queue_depth is not None else queue_depth(model)[0]
     phase = float(rng.uniform(0.0, dispatch)) if dispatch > 0 else 0.0
     blocks: list[float] = []
     t = float(rng.exponential(config.block_interval_s))
@@ -182,7 +206,9 @@ def simulate(
     heap: list = []
     order = itertools.count()
     result = RunResult(policy, seed, config.duration_s, difficulty)
-    state = {"job": None, "last_arrival": 0.0}
+    # the firmware: its last dispatch time (the tick grid), the generation of its queue
+    # (a clean notify empties it) and when the newest queued job reaches the chips
+    state = {"job": None, "last_arrival": 0.0, "tick0": phase, "gen": 0, "last_switch": 0.0}
 
     def push(t_s: float, kind: str, payload=None) -> None:
         heapq.heappush(heap, (t_s, next(order), kind, payload))
@@ -239,11 +265,22 @@ def simulate(
                 push(schedule.due_s(), "lh", schedule.due_s())
         elif kind == "notify":
             for event in client.feed_line(payload)[0]:
-                if isinstance(event, NewJob):
-                    tick = now if dispatch <= 0 else phase + math.ceil((now - phase) / dispatch) * dispatch
-                    push(max(tick, now), "switch", event.job)
+                if not isinstance(event, NewJob):
+                    continue
+                if event.job.clean:  # queue emptied, new work dispatched at once
+                    state["gen"] += 1
+                    state["tick0"] = state["last_switch"] = now
+                    state["job"] = event.job
+                    continue
+                tick0 = state["tick0"]
+                tick = now if dispatch <= 0 else tick0 + math.ceil((now - tick0) / dispatch) * dispatch
+                at = max(tick + depth * dispatch, state["last_switch"], now)
+                state["last_switch"] = at
+                push(at, "switch", (state["gen"], event.job))
         elif kind == "switch":
-            state["job"] = payload
+            gen, job = payload
+            if gen == state["gen"]:  # else a clean notify emptied the queue meanwhile
+                state["job"] = job
         elif kind == "found":
             i, arrival, nonce = payload
             job = state["job"]
@@ -391,6 +428,9 @@ def compare(model: str, config: PolicyConfig) -> dict:
     dispatch, dispatch_source = (
         (config.dispatch_s, "given") if config.dispatch_s is not None else dispatch_interval_s(model)
     )
+    depth, depth_source = (
+        (config.queue_depth, "given") if config.queue_depth is not None else queue_depth(model)
+    )
     cache: dict = {}
     runs = {p: [simulate(model, p, s, config, cache) for s in config.seeds] for p in config.policies}
     # "nominal" for the effective hashrate: the emulated device's own expected valid rate
@@ -405,6 +445,7 @@ def compare(model: str, config: PolicyConfig) -> dict:
     return {
         "model": model, "config": asdict(config) | {"seeds": list(config.seeds)},
         "dispatch_s": dispatch, "dispatch_source": dispatch_source,
+        "queue_depth": depth, "queue_source": depth_source,
         "network": {"base_s": profile.net_base_s, "jitter_median_s": profile.net_jitter_median_s,
                     "spike_probability": profile.net_spike_probability,
                     "source": "emulator.profiles (both directions)"},
@@ -413,8 +454,8 @@ def compare(model: str, config: PolicyConfig) -> dict:
         "simplifications": [
             "nonces drawn, not mined: pool difficulty below the hash floor, work counted at the device's "
             "share difficulty",
-            "firmware work queue not modelled: any notify, clean_jobs or not, is put to work at the "
-            "firmware's next dispatch (no immediate dispatch on clean_jobs)",
+            "firmware queue of fixed depth: clean_jobs empties it and dispatches at once; other "
+            "notifies wait behind it (no build time, no partial refill)",
             "the miner submits every share; firmware that drops shares of abandoned jobs lowers the "
             "stale count but not the accepted one",
         ],
@@ -428,7 +469,8 @@ def markdown(report: dict, command: str | None = None) -> str:
         f"## Job policies on the emulated {report['model']} (simulated clock)", "",
         f"{len(cfg['seeds'])} seeds x {cfg['duration_s']:.0f} s; jobs every {cfg['job_interval_s']:.0f} s, "
         f"prefetch lead {cfg['lead_s']:.1f} s, blocks Poisson with mean {cfg['block_interval_s']:.0f} s; "
-        f"firmware dispatch every {report['dispatch_s']:.3g} s ({report['dispatch_source']}); "
+        f"firmware dispatch every {report['dispatch_s']:.3g} s ({report['dispatch_source']}), "
+        f"{report['queue_depth']} queued ({report['queue_source']}); "
         f"network from the emulator profile ({report['network']['base_s'] * 1e3:.2f} ms base, "
         f"{report['network']['jitter_median_s'] * 1e3:.2f} ms median jitter).", "",
         "| policy | shares | accepted | stale rate [95 % CP] | effective GH/s [95 % Poisson] | vs nominal |",

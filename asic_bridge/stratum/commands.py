@@ -86,6 +86,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.upstream is not None and not args.user:
         raise ValueError("--upstream needs --user")
+    lead, interval = args.prefetch_lead, args.job_interval
+    if args.policy == "latency-hiding" and interval and not 0 <= lead < interval:
+        raise ValueError(
+            f"--prefetch-lead {args.prefetch_lead:g} s must be >= 0 and shorter than "
+            f"--job-interval {args.job_interval:g} s"
+        )
     host, port = args.listen
     config = PoolConfig(
         difficulty=args.difficulty,
