@@ -137,12 +137,6 @@ class _RidgePath:
         self.v = vt[keep].T
         self.uty = u[:, keep].T @ (y - self.y_mean)  # (rank, n_targets)
 
-    def coefficients(self, alpha: float) -> np.ndarray:
-        return self.v @ ((self.s / (self.s**2 + alpha))[:, None] * self.uty)
-
-    def predict(self, x: np.ndarray, alpha: float) -> np.ndarray:
-        return self.standardise(x) @ self.coefficients(alpha) + self.y_mean
-
     def predict_each(self, x: np.ndarray, alphas: np.ndarray) -> np.ndarray:
         """Predictions (n_rows, n_targets), target k with ridge ``alphas[k]``."""
         shrink = self.s[:, None] / (self.s[:, None] ** 2 + np.asarray(alphas, dtype=float)[None, :])

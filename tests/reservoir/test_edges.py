@@ -171,3 +171,17 @@ def test_paired_test_without_spread_and_with_many_runs() -> None:
 def test_holm_single_and_ties() -> None:
     assert holm([0.03]).tolist() == [0.03]
     assert holm(np.array([0.01, 0.01, 0.5])).tolist() == pytest.approx([0.03, 0.03, 0.5])
+
+
+def test_ridge_on_the_grid_edge_is_flagged() -> None:
+    x, y = _xy(4)
+    noise = np.random.default_rng(8).normal(size=900)
+    both = fit_readout(x, np.column_stack([y, noise]), SPLIT, alphas=(1e-9, 1e-3, 1e9))
+    assert both.alphas.tolist() != [1e-3, 1e-3]
+    middle = fit_readout(x, y, SPLIT, alphas=(1e-3,))
+    assert middle.alpha_on_edge.tolist() == [True]  # a one-point grid is all edge
+    flags = fit_readout(x, noise, SPLIT, alphas=(1e-9, 1e-3, 1e9, 1e12)).alpha_on_edge.tolist()
+    chosen = fit_readout(x, noise, SPLIT, alphas=(1e-9, 1e-3, 1e9, 1e12)).alphas[0]
+    assert flags == [chosen in (1e-9, 1e12)]
+    inner = fit_readout(x, y, SPLIT, alphas=(1e-12, 1e-9, 1e-6, 1e-3, 1e-1, 1e1, 1e3, 1e9))
+    assert inner.alpha_on_edge.tolist() == [inner.alphas[0] in (1e-12, 1e9)]
