@@ -446,6 +446,7 @@ def compare(model: str, config: PolicyConfig) -> dict:
         "model": model, "config": asdict(config) | {"seeds": list(config.seeds)},
         "dispatch_s": dispatch, "dispatch_source": dispatch_source,
         "queue_depth": depth, "queue_source": depth_source,
+        "firmware_switch_s": (depth + 1) * dispatch,
         "network": {"base_s": profile.net_base_s, "jitter_median_s": profile.net_jitter_median_s,
                     "spike_probability": profile.net_spike_probability,
                     "source": "emulator.profiles (both directions)"},
@@ -495,6 +496,11 @@ def markdown(report: dict, command: str | None = None) -> str:
             + ("n/a" if u["ratio"] is None else f"ratio {u['ratio']:.4f} [{u['ci'][0]:.4f}, "
                f"{u['ci'][1]:.4f}] ({c['verdict_unpaired']})") + " |"
         )  # fmt: skip
+    switch = report.get("firmware_switch_s")
+    if switch is not None:
+        lines += ["", f"The firmware reaches a clean_jobs=false job up to {switch:.3g} s after it arrives "
+                  f"((queue + 1) x dispatch); a lead shorter than that lets the older job expire while the "
+                  f"chip still hashes it (lead here {cfg['lead_s']:g} s)."]
     lines += ["", "Simplifications: " + "; ".join(report["simplifications"]) + "."]
     if command:
         lines += ["", f"Command: `{command}`"]
