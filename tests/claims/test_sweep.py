@@ -85,7 +85,8 @@ def test_sweep_refuses_an_unsafe_clock(tmp_path, capsys):
 def test_sweep_is_reproducible_from_its_seed(tmp_path):
     from reservoir.sweep import SweepConfig, run_sweep
 
-    config = SweepConfig(frequencies_mhz=(485.0,), voltages_mv=(1200.0,), difficulties=(50.0,), hold_s=10.0)
+    # 434 GH/s at difficulty 50 is about 2 shares/s: 40 expected in 20 s
+    config = SweepConfig(frequencies_mhz=(485.0,), voltages_mv=(1200.0,), difficulties=(50.0,), hold_s=20.0)
     a = run_sweep("emu://lv06?seed=3", tmp_path / "a", config)["cells"]
     b = run_sweep("emu://lv06?seed=3", tmp_path / "b", config)["cells"]
     assert a == b and a[0]["shares"] > 20
