@@ -185,3 +185,18 @@ def test_ridge_on_the_grid_edge_is_flagged() -> None:
     assert flags == [chosen in (1e-9, 1e12)]
     inner = fit_readout(x, y, SPLIT, alphas=(1e-12, 1e-9, 1e-6, 1e-3, 1e-1, 1e1, 1e3, 1e9))
     assert inner.alpha_on_edge.tolist() == [inner.alphas[0] in (1e-12, 1e9)]
+
+
+def test_ridge_matches_scikit_learn_at_a_large_ridge() -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = _xy(9)
+    y = 100.0 * y  # validation NRMSE must be divided by the target's spread, not multiplied
+    ours = fit_ridge_readout(x, y, SPLIT, alphas=(50.0,))
+    final = make_pipeline(StandardScaler(), Ridge(alpha=50.0)).fit(x[SPLIT.train], y[SPLIT.train])
+    assert np.allclose(ours.test_prediction, final.predict(x[SPLIT.test]), rtol=1e-8, atol=1e-8)
+    fit = make_pipeline(StandardScaler(), Ridge(alpha=50.0)).fit(x[SPLIT.fit_part], y[SPLIT.fit_part])
+    expected = nrmse(y[SPLIT.validation], fit.predict(x[SPLIT.validation]))
+    assert ours.validation_nrmse == pytest.approx(expected)
