@@ -139,7 +139,7 @@ def test_interval_fields_and_confidence() -> None:
     assert est.n == 5 and est.confidence == 0.9
     assert est.high == pytest.approx(3 + 2.1318468 * np.sqrt(0.5), rel=1e-6)
     flat = mean_interval([2.0, 2.0, 2.0])
-    assert (flat.low, flat.high, flat.n, flat.confidence) == (2.0, 2.0, 3, 0.95)
+    assert (flat.mean, flat.low, flat.high, flat.n, flat.confidence) == (2.0, 2.0, 2.0, 3, 0.95)
     a = mean_interval([0.1, 0.2])
     touching = type(a)(a.mean, a.high, a.high + 1, 2, 0.95)
     assert not clearly_below(a, touching)
@@ -193,8 +193,10 @@ def test_ridge_matches_scikit_learn_at_a_large_ridge() -> None:
     from sklearn.preprocessing import StandardScaler
 
     x, y = _xy(9)
+    small = fit_ridge_readout(x, 1e-3 * y, SPLIT, alphas=(50.0,))
     y = 100.0 * y  # validation NRMSE must be divided by the target's spread, not multiplied
     ours = fit_ridge_readout(x, y, SPLIT, alphas=(50.0,))
+    assert small.validation_nrmse == pytest.approx(ours.validation_nrmse)
     final = make_pipeline(StandardScaler(), Ridge(alpha=50.0)).fit(x[SPLIT.train], y[SPLIT.train])
     assert np.allclose(ours.test_prediction, final.predict(x[SPLIT.test]), rtol=1e-8, atol=1e-8)
     fit = make_pipeline(StandardScaler(), Ridge(alpha=50.0)).fit(x[SPLIT.fit_part], y[SPLIT.fit_part])
