@@ -139,3 +139,17 @@ def test_a_report_naming_a_capture_outside_the_folder_is_refused(tmp_path: Path)
         report_capture(root, report)
     with pytest.raises(CaptureError, match="outside"):
         inside(root, "../secret.sqlite")
+
+
+def test_claims_page_shows_one_row_per_claim(tmp_path: Path, monkeypatch) -> None:
+    rows = [{"claim": "tpf", "device": "SHA-256d", "published": "92.19 %", "measured": "AUC 0.50",
+             "interval": "[0.49, 0.51]", "control": "chance", "verdict": "not supported",
+             "report": "tpf/report.md"},
+            {"claim": "narma10", "device": "emu://lv06", "published": "0.8661", "measured": "0.95",
+             "interval": "[0.93, 0.97]", "control": "input-only", "verdict": "not supported", "report": ""}]
+    (tmp_path / "claims.json").write_text(json.dumps({"quick": True, "seed": 0, "devices": ["emu://lv06"],
+                                                      "rows": rows}))
+    at = _page(tmp_path, "claims", monkeypatch)
+    assert not at.exception
+    shown = at.dataframe[0].value
+    assert list(shown["claim"]) == ["tpf", "narma10"] and list(shown["measured"]) == ["AUC 0.50", "0.95"]
