@@ -7,7 +7,8 @@ command a clock or voltage outside it, and names the control path its knob trave
 * :class:`DifficultyEncoder`: the published D = d0 / (u + eps) share difficulty. The
   difficulty changes only how often the host samples a Poisson process of shares; it does
   not change the chip at all.
-* :class:`FrequencyEncoder` (the clock) and :class:`VoltageEncoder` (core voltage):
+* :func:`FrequencyEncoder` (the clock) and :func:`VoltageEncoder` (core voltage), both a
+  :class:`LinearEncoder`:
   linear over the model's safe range; these reach the chip's thermal and power state.
 * :class:`TimeMultiplexEncoder`: wraps one of those; each input is held for tau, split
   into N sub-intervals (virtual nodes) of theta = tau / N, and in sub-interval i the knob
@@ -42,20 +43,20 @@ def _linear(spec: DeviceSpec, knob: str, u: np.ndarray, u_low: float, u_high: fl
 
 
 @dataclass(frozen=True, slots=True)
-class FrequencyEncoder:
-    """u in [u_low, u_high] -> clock in MHz, linear over the model's safe clock range."""
+class LinearEncoder:
+    """u in [u_low, u_high] -> ``knob`` linear over the model's safe range of it, clamped."""
 
     spec: DeviceSpec
+    knob: str
+    unit: str
+    name: str
+    control_path: str
     u_low: float = U_LOW
     u_high: float = U_HIGH
-    knob: str = FREQUENCY.name
-    unit: str = FREQUENCY.unit
-    name: str = "frequency"
-    control_path: str = PATH_FREQUENCY
     sub_steps: int = 1
 
     def encode(self, u: np.ndarray) -> np.ndarray:
-        """Clock in MHz for each u, clamped to the envelope."""
+        """The knob's value (in ``unit``) for each u, clamped to the envelope."""
         return _linear(self.spec, self.knob, u, self.u_low, self.u_high)
 
     def describe(self) -> dict[str, Any]:
@@ -63,26 +64,14 @@ class FrequencyEncoder:
                 "control_path": self.control_path, "range": list(self.spec.knob_range(self.knob))}
 
 
-@dataclass(frozen=True, slots=True)
-class VoltageEncoder:
-    """u in [u_low, u_high] -> core voltage in mV, linear over the model's safe range."""
+def FrequencyEncoder(spec: DeviceSpec, u_low: float = U_LOW, u_high: float = U_HIGH) -> LinearEncoder:
+    """u -> clock in MHz, linear over the model's safe clock range."""
+    return LinearEncoder(spec, FREQUENCY.name, FREQUENCY.unit, "frequency", PATH_FREQUENCY, u_low, u_high)
 
-    spec: DeviceSpec
-    u_low: float = U_LOW
-    u_high: float = U_HIGH
-    knob: str = CORE_VOLTAGE.name
-    unit: str = CORE_VOLTAGE.unit
-    name: str = "voltage"
-    control_path: str = PATH_VOLTAGE
-    sub_steps: int = 1
 
-    def encode(self, u: np.ndarray) -> np.ndarray:
-        """Core voltage in mV for each u, clamped to the envelope."""
-        return _linear(self.spec, self.knob, u, self.u_low, self.u_high)
-
-    def describe(self) -> dict[str, Any]:
-        return {"encoder": self.name, "knob": self.knob, "unit": self.unit,
-                "control_path": self.control_path, "range": list(self.spec.knob_range(self.knob))}
+def VoltageEncoder(spec: DeviceSpec, u_low: float = U_LOW, u_high: float = U_HIGH) -> LinearEncoder:
+    """u -> core voltage in mV, linear over the model's safe range."""
+    return LinearEncoder(spec, CORE_VOLTAGE.name, CORE_VOLTAGE.unit, "voltage", PATH_VOLTAGE, u_low, u_high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +105,7 @@ class DifficultyEncoder:
                 "control_path": self.control_path, "d0": self.d0, "eps": self.eps}
 
 
-BaseEncoder = FrequencyEncoder | VoltageEncoder | DifficultyEncoder
+BaseEncoder = LinearEncoder | DifficultyEncoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +156,7 @@ class TimeMultiplexEncoder:
                 "mask_seed": self.mask_seed, "mask": [round(float(m), 12) for m in self.mask]}
 
 
-Encoder = FrequencyEncoder | VoltageEncoder | DifficultyEncoder | TimeMultiplexEncoder
+Encoder = LinearEncoder | DifficultyEncoder | TimeMultiplexEncoder
 ENCODINGS = ("frequency", "voltage", "difficulty", "tm-frequency", "tm-voltage", "tm-difficulty")
 
 
