@@ -146,3 +146,25 @@ def test_export_parquet_and_csv(tmp_path: Path) -> None:
         assert set(frame["outcome"]) == {"accepted"}
     with pytest.raises(ValueError):
         export_capture(path, "xlsx")
+
+
+def test_a_schema_version_1_capture_reads_as_version_2(tmp_path: Path) -> None:
+    """Captures written before the event kinds had one name (table ``controls``, telemetry
+    column ``chip``) still open: their rows come back under the current names."""
+    import sqlite3
+
+    path = tmp_path / "v1.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE metadata (key TEXT PRIMARY KEY, value TEXT)")
+        conn.execute("INSERT INTO metadata VALUES ('schema_version', '1')")
+        conn.execute("CREATE TABLE controls (id INTEGER PRIMARY KEY, t_ns INTEGER, device TEXT, knob TEXT, "
+                     "value REAL, unit TEXT, requested REAL)")
+        conn.execute("INSERT INTO controls VALUES (1, 5, 'd', 'frequency', 500.0, 'MHz', 500.0)")
+        conn.execute("CREATE TABLE telemetry (id INTEGER PRIMARY KEY, t_ns INTEGER, device TEXT, "
+                     "quantity TEXT, value REAL, unit TEXT, chip INTEGER)")
+        conn.execute("INSERT INTO telemetry VALUES (1, 6, 'd', 'chip_temp', 55.0, 'degC', 2)")
+    with CaptureReader(path) as reader:
+        assert list(reader.events("control")) == [ControlEvent(5, "d", "frequency", 500.0, "MHz", 500.0)]
+        assert list(reader.events("telemetry")) == [TelemetryEvent(6, "d", "chip_temp", 55.0, "degC", 2)]
+        assert reader.frame("telemetry", ["index"])["index"].tolist() == [2]
+        assert reader.count("status") == 0 and list(reader.events("status")) == []

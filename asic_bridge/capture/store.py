@@ -575,17 +575,26 @@ class CaptureReader:
     def rows(self, table: str) -> list[tuple[Any, ...]]:
         """All rows of one event table, in insertion order, as tuples of its columns
         (an event kind the file predates has no rows)."""
-        names = self.columns(table)
+        sql = self._select_sql(table, self.columns(table))
+        return [] if sql is None else self._conn.execute(sql).fetchall()
+
+    def _select_sql(self, table: str, columns: Sequence[str]) -> str | None:
+        """SELECT of ``columns`` in insertion order, named as in schema version 2 whatever
+        the file's version (a column it predates reads as NULL); None without the table."""
+        known = self.columns(table)
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise ValueError(f"table {table!r} has no columns {unknown}; columns: {known}")
         if not self._has_table(table):
-            return []
+            return None
         stored = self._stored_table(table)
         present = {r[1] for r in self._conn.execute(f'PRAGMA table_info("{stored}")')}
         select = []
-        for name in names:
+        for name in columns:
             old = _V1_COLUMN.get((table, name))
             column = name if name in present or old not in present else old
-            select.append(f'"{column}"' if column in present else "NULL")
-        return self._conn.execute(f'SELECT {", ".join(select)} FROM "{stored}" ORDER BY id').fetchall()
+            select.append(f'"{column}" AS "{name}"' if column in present else f'NULL AS "{name}"')
+        return f'SELECT {", ".join(select)} FROM "{stored}" ORDER BY id'
 
     def _stored_table(self, table: str) -> str:
         """The table's name in this file (version 1 files used other names)."""
@@ -625,24 +634,13 @@ class CaptureReader:
         return pd.DataFrame(self.rows(table), columns=self.columns(table))
 
     def frame(self, table: str, columns: Sequence[str]) -> Any:
-        """Some columns of one event table as a DataFrame, read by SQLite and pandas
-        without building a Python tuple per row (fast on millions of rows)."""
+        """Some columns of one event table as a DataFrame (only those are read)."""
         import pandas as pd
 
-        known = self.columns(table)
-        unknown = [c for c in columns if c not in known]
-        if unknown:
-            raise ValueError(f"table {table!r} has no columns {unknown}; columns: {known}")
-        if not self._has_table(table):
+        sql = self._select_sql(table, columns)
+        if sql is None:
             return pd.DataFrame({c: [] for c in columns})
-        stored = self._stored_table(table)
-        present = {r[1] for r in self._conn.execute(f'PRAGMA table_info("{stored}")')}
-        select = []
-        for name in columns:
-            old = _V1_COLUMN.get((table, name))
-            column = name if name in present or old not in present else old
-            select.append(f'"{column}" AS "{name}"' if column in present else f'NULL AS "{name}"')
-        return pd.read_sql_query(f'SELECT {", ".join(select)} FROM "{stored}" ORDER BY id', self._conn)
+        return pd.read_sql_query(sql, self._conn)
 
     def _check_table(self, table: str) -> None:
         if table not in EVENT_OF:
