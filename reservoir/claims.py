@@ -170,23 +170,7 @@ def _narma_experiment(url: str, out: Path, config: ClaimsConfig) -> dict:
         n_seeds=3,
     )
     report = run_experiment(exp, out, overwrite=True)
-    by = {r["name"]: r for r in report["results"]}
-    dev, lin, shuf = by["device"], by["input_linear_10"], by["device_shuffled"]
-    v = report["verdict"]
-    return {
-        "measured": f"NRMSE (std) {dev['nrmse']:.3f}",
-        "interval": _ci(dev["nrmse_ci"]) + f" over seeds {report['seeds']}",
-        "control": f"input-only {lin['nrmse']:.3f} {_ci(lin['nrmse_ci'])}, shuffled {shuf['nrmse']:.3f} "
-        f"{_ci(shuf['nrmse_ci'])}",
-        "verdict": (
-            "supported: the device beats both controls"
-            if v.get("computes")
-            else "not supported: the device does not beat input-only and shuffled controls"
-        )
-        + f" ({v['rule']})",
-        "protocol": f"difficulty D = 25/(u+0.05) per 1 s (published encoding), {report['steps']} steps, "
-        "3 seeds",
-    }
+    return _narma_row(report, exp.evaluation_protocol())
 
 
 def _confirm(report: dict, config: ClaimsConfig, ev) -> dict:

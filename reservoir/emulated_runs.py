@@ -51,14 +51,14 @@ class HeldEncoder:
 
     @property
     def control_path(self) -> str:
-        return self.base.control_path
+        return str(getattr(self.base, "control_path", ""))
 
     @property
     def sub_steps(self) -> int:
-        return self.base.sub_steps
+        return int(getattr(self.base, "sub_steps", 1))
 
     def encode(self, u: np.ndarray) -> np.ndarray:
-        return np.full(len(u) * self.base.sub_steps, self.value)
+        return np.full(len(u) * self.sub_steps, self.value)
 
 
 @dataclass(frozen=True, slots=True)

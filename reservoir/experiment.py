@@ -12,21 +12,21 @@ encoded input for ``hold_s`` on the device's clock, writing events to the captur
 arrive, then compute the step features from the capture. The device serial (which
 silicon) and the data seed (which task input; for ``emu://`` also the noise) are separate.
 
-Results (NRMSE = RMSE / std of the test target), each over several seeds:
+Per seed the device is driven twice with the same protocol: once by the encoded input,
+once with its input disconnected (the knob held at the mean encoded value,
+``replicates/capture-seed-N-disconnected.sqlite``). With ``n_serials`` > 1 on ``emu://``
+each serial ``MODEL-EMU-0001..N`` is distinct silicon with its own captures; on hardware
+the serial is the device's own.
 
-* ``device``: ridge readout on the device's step features;
-* ``mean``: predict the training mean (about 1.0);
-* ``input_linear_10``: ridge readout on the last 10 inputs u(t..t-9), no device at all;
-* ``device_shuffled``: the device features with their steps permuted against the target
-  (same readout): what the features score when their timing carries no information;
-* ``esn_matched``: an echo state network driven by u with as many units as the device
-  has features and the same signal-to-noise ratios: unit i gets noise so that the share
-  of its variance its input does not explain equals that of device feature i
-  (:func:`reservoir.esn.unexplained_fractions`); its spectral radius and input scaling
-  are chosen on the validation part like the ridge.
+Scoring is :func:`reservoir.evaluation.evaluate` on the tasks NARMA-10, NARMA-20, memory
+capacity and delayed XOR, all from the same runs (i.i.d. uniform input), under a named
+protocol (:mod:`reservoir.protocol`, ``recommended`` or ``published``; steps, hold and
+seeds as given override the preset): predict-the-mean, the input-only readouts, the
+device features circularly shifted, another run (seed) of the same serial, the
+input-disconnected device, and echo state networks of the device's size; paired
+per-run differences with Holm-corrected p-values. NRMSE = RMSE / std(test target).
+The device "computes" on a task only if it beats every required control significantly.
 
-The device "computes" only if its interval lies entirely below those of both
-``input_linear_10`` and ``device_shuffled``.
 """
 
 from __future__ import annotations
@@ -56,27 +56,11 @@ from reservoir.calibration import (
     calibrate,
 )
 from reservoir.encoders import DifficultyEncoder, Encoder, FrequencyEncoder
-from reservoir.esn import EchoStateNetwork, unexplained_fractions
 from reservoir.features import features_from_capture
-from reservoir.readout import (
-    ChronologicalSplit,
-    ReadoutResult,
-    delay_embedding,
-    fit_ridge_readout,
-    mean_prediction,
-)
-from reservoir.stats import clearly_below, mean_interval
+from reservoir.protocol import ALL_TASKS, PRESETS, preset
 from reservoir.tasks.narma import narma10
 
-RESULT_NAMES = ("device", "mean", "input_linear_10", "device_shuffled", "esn_matched")
-DESCRIPTIONS = {
-    "device": "ridge readout on the device's step features",
-    "mean": "predict the training mean",
-    "input_linear_10": "ridge readout on the last 10 inputs (no device)",
-    "device_shuffled": "device features permuted in time against the target",
-    "esn_matched": "echo state network, same number of features and signal-to-noise ratio",
-}
-ESN_GRID = ((0.5, 0.2), (0.5, 1.0), (0.9, 0.2), (0.9, 1.0))  # (spectral radius, input scaling)
+TASKS = ALL_TASKS  # narma10, narma20, mc, xor: all scored from the same runs
 DRAIN_S = 1.0  # extra time after the last step for results still in flight
 ENCODINGS = ("frequency", "difficulty", "difficulty-published")
 MIN_TEST_STEPS = 100  # fewer test steps than this cannot give a result worth printing
@@ -104,7 +88,9 @@ def min_steps(washout: int | None = None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ExperimentConfig:
-    """One NARMA-10 experiment: a device (URL or model name), an encoding, the protocol.
+    """One experiment: a device (URL or model name), an encoding, the protocol preset it
+    is scored under (``recommended`` or ``published``; steps, hold and seeds here override
+    the preset's), seeds x serials. Each seed is also run with the input disconnected.
 
     ``pilot`` accepts runs too short or with too few seeds for a result (a path check):
     their report carries ``"pilot": true`` and no verdict."""
@@ -121,16 +107,35 @@ class ExperimentConfig:
     shares_per_step: float = DEFAULT_SHARES_PER_STEP
     calibration_steps: int = 10
     pilot: bool = False
+    protocol: str = "recommended"
+    n_serials: int = 1
 
     def seeds(self) -> list[int]:
         return [self.seed + k for k in range(self.n_seeds)]
 
     @property
     def washout_steps(self) -> int:
-        return default_washout(self.steps) if self.washout is None else self.washout
+        """The preset's washout (200 recommended, 50 published), or a fifth of a shorter run."""
+        if self.washout is not None:
+            return self.washout
+        return min(PRESETS[self.protocol].washout, self.steps // 5) if self.protocol in PRESETS \
+            else default_washout(self.steps)
+
+    def evaluation_protocol(self) -> Any:
+        """The :class:`reservoir.protocol.Protocol` the runs are scored under: the preset
+        with this run's steps, hold, washout, seeds, serials and encoding."""
+        return preset(self.protocol).with_(
+            steps=self.steps, hold_s=self.hold_s, washout=self.washout_steps, n_seeds=self.n_seeds,
+            n_serials=self.n_serials, encoding=self.encoding)
+
+    def test_steps(self) -> int:
+        """Test steps the protocol's chronological split leaves."""
+        split = self.evaluation_protocol().split(self.steps)
+        return split.n - split.train_end
 
     def validate(self) -> None:
         """Refuse a protocol that cannot mean anything, stating the minimum (ValueError)."""
+        preset(self.protocol)
         if self.encoding not in ENCODINGS:
             raise ValueError(f"unknown encoding {self.encoding!r}; encodings: {', '.join(ENCODINGS)}")
         if not (self.hold_s > 0 and np.isfinite(self.hold_s)):
@@ -139,22 +144,43 @@ class ExperimentConfig:
             raise ValueError(f"--shares-per-step {self.shares_per_step:g} must be positive")
         if self.n_seeds < 1:
             raise ValueError(f"--seeds {self.n_seeds}: at least 1 (at least {MIN_SEEDS} for a result)")
+        if self.n_serials < 1:
+            raise ValueError(f"--serials {self.n_serials}: at least 1")
+        if self.n_serials > 1 and self.serial is not None:
+            raise ValueError("--serial names one device: give --serial or --serials N, not both")
         floor = self.washout_steps + 30  # what the split itself needs
         if self.steps < floor:
             raise ValueError(f"--steps {self.steps} is too few: at least {floor} "
                              f"(a result needs {min_steps(self.washout)})")
         if self.pilot:
             return
-        n_test = test_steps(self.steps, self.washout_steps)
-        if n_test < MIN_TEST_STEPS:
+        n_test = self.test_steps()
+        own = PRESETS[self.protocol]  # a preset at its own length is always a result
+        needed = min(MIN_TEST_STEPS, own.split(own.steps).n - own.split(own.steps).train_end)
+        if n_test < needed:
             raise ValueError(
                 f"--steps {self.steps} leaves {n_test} test steps after a washout of "
-                f"{self.washout_steps}; a result needs at least {MIN_TEST_STEPS}: use --steps "
+                f"{self.washout_steps}; a result needs at least {needed}: use --steps "
                 f"{min_steps(self.washout)} or more (or --pilot for a path check without a result)")
         if self.n_seeds < MIN_SEEDS:
             raise ValueError(
                 f"--seeds {self.n_seeds}: an interval needs at least {MIN_SEEDS} seeds "
                 "(or --pilot for a path check without a result)")
+
+
+def serials(config: ExperimentConfig) -> list[str | None]:
+    """The serials to drive: ``MODEL-EMU-0001..N`` on an emulated model when ``n_serials``
+    > 1 (distinct silicon), else the one given (None: the device's own)."""
+    if config.n_serials == 1:
+        return [config.serial]
+    text = config.device.strip()
+    parts = urlsplit(text if "://" in text else f"emu://{text.lower()}")
+    if parts.scheme != "emu":
+        raise ValueError(f"--serials {config.n_serials}: distinct serials exist only on the emulator "
+                         f"(emu://); {text} is one device: repeat the run on each device instead")
+    from reservoir.emulated_runs import serials_for
+
+    return list(serials_for(parts.netloc or parts.path, config.n_serials))
 
 
 def device_url(config: ExperimentConfig, seed: int) -> str:
@@ -286,9 +312,12 @@ def run_seed(
     *,
     progress: Progress | None = None,
     log: RunLog | None = None,
+    disconnected: bool = False,
 ) -> SeedRun:
     """Generate the task for ``seed``, open the device, calibrate, drive, then compute the
-    features from the capture. The capture is created only once the device is open."""
+    features from the capture. The capture is created only once the device is open.
+    ``disconnected``: the same protocol with the knob held at the mean encoded value (the
+    input-disconnected control, :class:`reservoir.emulated_runs.HeldEncoder`)."""
     u, _ = narma10(config.steps, seed=seed)
     url = device_url(config, seed)
     knob = FREQUENCY.name if config.encoding == "frequency" else DIFFICULTY.name
@@ -298,14 +327,16 @@ def run_seed(
             device, url, task="narma10", knobs=[knob], hold_s=config.hold_s,
             encoder=config.encoding, seed=seed,
             extra={"steps": config.steps, "shares_per_step": config.shares_per_step,
-                   "input_u": [round(float(x), 12) for x in u]},
+                   "input_u": [round(float(x), 12) for x in u], "disconnected": disconnected,
+                   "protocol": config.protocol},
         )
         if log is not None:
             log.current, log.step = str(capture_path), 0
         with new_capture(capture_path, meta, overwrite=True) as writer:
             try:
                 calibration = None
-                _describe(progress, f"narma seed {seed}: calibrating")
+                what = f"narma seed {seed}" + (" disconnected" if disconnected else "")
+                _describe(progress, f"{what}: calibrating")
                 if config.encoding != "difficulty-published":
                     calibration = calibrate(device, hold_s=config.hold_s,
                                             shares_per_step=config.shares_per_step,
@@ -314,12 +345,16 @@ def run_seed(
                                             encoded=knob == DIFFICULTY.name)
                     writer.set_metadata("calibration", calibration.as_dict())
                 encoder = make_encoder(config.encoding, device.spec, calibration)
+                if disconnected:
+                    from reservoir.emulated_runs import HeldEncoder
+
+                    encoder = HeldEncoder(encoder, float(np.mean(encoder.encode(u))))
                 fixed: dict[str, float] = {}
                 if knob != DIFFICULTY.name:  # the mean share rate of the difficulty encoding
                     fixed[DIFFICULTY.name] = (calibration.mean_difficulty() if calibration
                                               else DifficultyEncoder(device.spec).mean_rate_difficulty())
                 writer.set_metadata("fixed_knobs", fixed)
-                _describe(progress, f"narma seed {seed}")
+                _describe(progress, what)
                 drive_device(device, encoder, u, hold_s=config.hold_s, writer=writer,
                              fixed_knobs=fixed, progress=progress, log=log)
             finally:
@@ -357,140 +392,100 @@ def load_run(capture_path: str | Path, *, include_echoes: bool = False) -> SeedR
         features=features.values, feature_names=features.names, capture=str(capture_path),
         target=target, control_path=dict(meta.get("control_path") or {k: "simulation" for k in knobs}),
         fixed=dict(meta.get("fixed_knobs") or {}), calibration=meta.get("calibration"),
-        excluded=features.excluded,
+        excluded=features.excluded, disconnected=bool(meta.get("disconnected", False)),
     )
-
-
-def score_features(
-    x: np.ndarray, u: np.ndarray, target: np.ndarray, split: ChronologicalSplit, shuffle_seed: int
-) -> dict[str, ReadoutResult]:
-    """The device readout and its three controls on one seed's data."""
-    rng = np.random.default_rng(shuffle_seed)
-    shuffled = x[rng.permutation(len(x))]
-    return {
-        "device": fit_ridge_readout(x, target, split),
-        "mean": mean_prediction(target, split),
-        "input_linear_10": fit_ridge_readout(delay_embedding(u, 10), target, split),
-        "device_shuffled": fit_ridge_readout(shuffled, target, split),
-        "esn_matched": matched_esn_readout(x, u, target, split, seed=shuffle_seed),
-    }
-
-
-def matched_esn_readout(
-    x: np.ndarray, u: np.ndarray, target: np.ndarray, split: ChronologicalSplit, *, seed: int
-) -> ReadoutResult:
-    """Ridge readout of an ESN with the device's feature count and signal-to-noise ratio;
-    the ESN's spectral radius and input scaling are chosen on the validation part."""
-    rho = unexplained_fractions(x, u, split.train)
-    noise = rho / (1.0 - rho)  # noise variance over signal variance, per unit
-    best: ReadoutResult | None = None
-    for radius, scaling in ESN_GRID:
-        esn = EchoStateNetwork(max(1, x.shape[1]), spectral_radius=radius, input_scaling=scaling,
-                               noise_fraction=noise, random_state=seed)
-        result = fit_ridge_readout(esn.fit_transform(u[:, None]), target, split)
-        if best is None or result.validation_nrmse < best.validation_nrmse:
-            best = result
-    assert best is not None
-    return best
-
-
-def score_run(run: SeedRun, split: ChronologicalSplit) -> dict[str, ReadoutResult]:
-    return score_features(run.features, run.u, run.target, split, shuffle_seed=run.seed + 1_000_003)
 
 
 def evaluate_runs(
     config: ExperimentConfig, runs: Sequence[SeedRun], *, wall_seconds: float, device: dict[str, Any],
 ) -> dict[str, Any]:
-    """The report.json content: every figure with its controls and interval.
+    """The report.json content: :func:`reservoir.evaluation.evaluate` on :data:`TASKS`
+    under ``config``'s protocol, with the run's header (device, URL, clock, control path,
+    calibration, captures, pilot)."""
+    from reservoir.evaluation import NRMSE_DEFINITION, evaluate
 
-    This is the one seam to :func:`reservoir.evaluation.evaluate` (issue 9): the runs
-    have its ``RunData`` shape."""
-    split = ChronologicalSplit.make(config.steps, washout=config.washout_steps)
-    per_run = [score_run(r, split) for r in runs]
-    pilot = config.pilot or len(runs) < MIN_SEEDS or (split.n - split.train_end) < MIN_TEST_STEPS
-
-    def estimate(name: str) -> dict[str, Any]:
-        values = [r[name].test_nrmse for r in per_run]
-        if len(values) < 2:
-            return {"nrmse": float(values[0]), "nrmse_ci": [float("nan"), float("nan")]}
-        e = mean_interval(values)
-        return {"nrmse": e.mean, "nrmse_ci": [e.low, e.high], "_e": e}
-
-    estimates = {name: estimate(name) for name in RESULT_NAMES}
-    dev = estimates["device"]
-    if "_e" in dev:
-        beats_input = clearly_below(dev["_e"], estimates["input_linear_10"]["_e"])
-        beats_shuffled = clearly_below(dev["_e"], estimates["device_shuffled"]["_e"])
-        beats_esn = clearly_below(dev["_e"], estimates["esn_matched"]["_e"])
-        interval = f"{int(dev['_e'].confidence * 100)} % Student-t interval over {dev['_e'].n} seeds"
-    else:
-        beats_input = beats_shuffled = beats_esn = False
-        interval = "no interval: 1 seed"
-    rule = "computes only if the device interval lies entirely below both control intervals"
-    primary, first = runs[0], per_run[0]
+    protocol = config.evaluation_protocol()
+    connected = [r for r in runs if not r.disconnected]
+    pilot = (config.pilot or len({r.seed for r in connected}) < MIN_SEEDS
+             or config.test_steps() < MIN_TEST_STEPS)
+    primary = connected[0] if connected else runs[0]
     sim_seconds = config.steps * config.hold_s * len(runs)
-    return {
+    header: dict[str, Any] = {
         "task": "narma10",
+        "tasks": list(TASKS),
         "device": device["model"],
         "device_url": device["url"],
         "clock": device["clock"],
         "control_path": primary.control_path,
         "encoding": config.encoding,
+        "protocol_name": config.protocol,
         "seed": config.seed,
-        "seeds": [r.seed for r in runs],
-        "serials": [r.serial for r in runs],
+        "seeds": sorted({r.seed for r in connected}),
+        "serials": sorted({r.serial for r in connected}),
         "steps": config.steps,
         "hold_s": config.hold_s,
         "pilot": pilot,
         "nrmse_normalisation": "std",
-        "nrmse_definition": "RMSE / std(test target)",
-        "interval": interval,
-        "split": split.as_dict(),
-        "results": [
-            {
-                "name": name,
-                "nrmse": estimates[name]["nrmse"],
-                "nrmse_ci": estimates[name]["nrmse_ci"],
-                "per_seed": [r[name].test_nrmse for r in per_run],
-                "ridge_alpha_per_seed": [r[name].alpha for r in per_run],
-                "description": DESCRIPTIONS[name],
-            }
-            for name in RESULT_NAMES
-        ],
-        "verdict": {
-            "device_beats_input_linear_10": beats_input and not pilot,
-            "device_beats_device_shuffled": beats_shuffled and not pilot,
-            "computes": beats_input and beats_shuffled and not pilot,
-            "rule": rule if not pilot else f"pilot run (fewer than {MIN_SEEDS} seeds or "
-                    f"{MIN_TEST_STEPS} test steps): no verdict; {rule}",
-            "device_beats_esn_matched": beats_esn and not pilot,
-        },
+        "nrmse_definition": NRMSE_DEFINITION,
         "fixed_knobs": primary.fixed,
-        "calibration": [r.calibration for r in runs],
+        "calibration": [r.calibration for r in connected],
         "feature_names": list(primary.feature_names),
         "features_excluded": [list(x) for x in primary.excluded],
-        "captures": [r.capture for r in runs],
-        "test_predictions": {
-            "seed": primary.seed,
-            "first_step": split.train_end,
-            "target": primary.target[split.test].round(6).tolist(),
-            **{name: first[name].test_prediction.round(6).tolist()
-               for name in ("device", "input_linear_10")},
-        },
+        "captures": [r.capture for r in connected],
+        "disconnected_captures": [r.capture for r in runs if r.disconnected],
         "config": asdict(config),
+    }
+    if len(connected) >= 2:
+        report = {**header, **evaluate([r.run_data() for r in runs], protocol=protocol, tasks=TASKS)}
+        report["serials"] = header["serials"]
+    else:  # one run cannot be paired with anything: a path check only
+        report = {**header, "protocol": protocol.as_dict(), "results": {},
+                  "interval": "no interval: 1 run", "runs": [], "warnings": [
+                      "one connected run: no paired statistics (give --seeds 2 or more)"]}
+    for task, rep in report["results"].items():
+        n_runs = len(rep["rows"][0]["per_run"])
+        n_tested = sum(1 for r in rep["rows"] if "p_holm" in r)  # Holm corrects across all of them
+        needed = runs_for_a_verdict(n_tested, protocol.significance)
+        rep["verdict"]["runs_needed_for_a_verdict"] = needed
+        if n_runs < needed:
+            report["warnings"].append(
+                f"{task}: with {n_runs} runs the smallest sign-flip p is 2^-{n_runs}; Holm across "
+                f"{n_tested} controls cannot bring it below "
+                f"{protocol.significance:g}, so 'computes' is out of reach: use at least {needed} runs "
+                "(seeds x serials)")
+    if pilot:
+        for rep in report["results"].values():
+            rep["verdict"]["computes"] = False
+            rep["verdict"]["rule"] = (f"pilot run (fewer than {MIN_SEEDS} seeds or {MIN_TEST_STEPS} test "
+                                      f"steps): no verdict; {rep['verdict']['rule']}")
+    report.update({
         "sim_seconds": sim_seconds if device["clock"] == "simulated" else None,
         "wall_seconds": wall_seconds,
         "speed_ratio": sim_seconds / wall_seconds
         if device["clock"] == "simulated" and wall_seconds > 0 else None,
         "hashrc_version": __version__,
-    }
+    })
+    return report
 
 
-def capture_paths(out: Path, seeds: Sequence[int]) -> list[Path]:
-    """The first seed's capture is ``capture.sqlite``; the others go to
-    ``replicates/capture-seed-N.sqlite``."""
-    return [out / "capture.sqlite" if k == 0 else out / "replicates" / f"capture-seed-{seed}.sqlite"
-            for k, seed in enumerate(seeds)]
+def runs_for_a_verdict(n_controls: int, significance: float) -> int:
+    """The fewest paired runs n for which a device beating all ``n_controls`` every time
+    can pass: the exact sign-flip p is then 2^-n for each, and Holm multiplies the
+    smallest by ``n_controls`` (9 for the 15 controls of every task at 0.05)."""
+    n = 1
+    while n_controls * 0.5 ** n >= significance:
+        n += 1
+    return n
+
+
+def capture_path(out: Path, seed: int, serial: str | None, *, first: bool, disconnected: bool) -> Path:
+    """The first run's capture is ``capture.sqlite``; the others go to
+    ``replicates/capture-[SERIAL-]seed-N[-disconnected].sqlite`` (the serial named only
+    when several are driven)."""
+    if first and not disconnected:
+        return out / "capture.sqlite"
+    tag = f"{serial}-" if serial else ""
+    return out / "replicates" / f"capture-{tag}seed-{seed}{'-disconnected' if disconnected else ''}.sqlite"
 
 
 def check_out(out: Path, overwrite: bool) -> None:
@@ -532,20 +527,34 @@ def run_experiment(
     out = Path(out_dir)
     prepare_out(out, overwrite)
     started = time.perf_counter()
+    from dataclasses import replace
+
     runs = []
-    for seed, path in zip(config.seeds(), capture_paths(out, config.seeds()), strict=True):
-        runs.append(run_seed(config, seed, path, opener, progress=progress, log=log))
+    several = config.n_serials > 1
+    for k, serial in enumerate(serials(config)):
+        one = replace(config, serial=serial, n_serials=1)
+        for j, seed in enumerate(config.seeds()):
+            for off in (False, True):
+                path = capture_path(out, seed, serial if several else None, first=k == 0 and j == 0,
+                                    disconnected=off)
+                runs.append(run_seed(one, seed, path, opener, progress=progress, log=log, disconnected=off))
     return write_report(config, runs, out, time.perf_counter() - started)
 
 
 def write_report(
     config: ExperimentConfig, runs: list[SeedRun], out: Path, wall_seconds: float
 ) -> dict[str, Any]:
-    """Score the runs and write ``out/report.json`` (capture paths relative to it)."""
+    """Score the runs and write ``out/report.json``, ``out/report.md`` and the PNG plots
+    (:func:`reservoir.report.write_report`; capture paths relative to ``out``)."""
+    from reservoir.report import write_report as write_files
+
     device = _device_summary(runs[0].capture)
     runs = [_relative(r, out) for r in runs]
     report = evaluate_runs(config, runs, wall_seconds=wall_seconds, device=device)
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    if report["results"]:
+        write_files(report, out)
+    else:
+        (out / "report.json").write_text(json.dumps(report, indent=1))
     return report
 
 
@@ -558,8 +567,10 @@ def _relative(run: SeedRun, out: Path) -> SeedRun:
 def analyse_captures(captures: Sequence[str | Path], out_dir: str | Path, *,
                      overwrite: bool = False, include_echoes: bool = False,
                      pilot: bool = False) -> dict[str, Any]:
-    """Re-analyse NARMA-10 captures (one per seed) without a device; writes
-    ``out_dir/report.json``."""
+    """Re-analyse NARMA-10 captures (one per seed and serial, with their disconnected
+    twins) without a device; writes ``out_dir/report.json``, ``report.md`` and plots."""
+    from dataclasses import replace
+
     out = Path(out_dir)
     refuse_existing(out / "report.json", overwrite)
     started = time.perf_counter()
@@ -570,9 +581,12 @@ def analyse_captures(captures: Sequence[str | Path], out_dir: str | Path, *,
     config = ExperimentConfig(
         device=str(meta.get("device_url") or meta.get("device_model")),
         encoding=str(meta.get("encoder")), steps=steps, hold_s=float(meta["hold_s"]),
-        seed=runs[0].seed, n_seeds=len(runs), include_echoes=include_echoes,
+        seed=min(r.seed for r in runs), n_seeds=len({r.seed for r in runs}), include_echoes=include_echoes,
         shares_per_step=float(meta.get("shares_per_step") or DEFAULT_SHARES_PER_STEP),
-        pilot=pilot or len(runs) < MIN_SEEDS or test_steps(steps, default_washout(steps)) < MIN_TEST_STEPS,
+        protocol=str(meta.get("protocol") or "recommended"),
+        n_serials=len({r.serial for r in runs}), pilot=pilot,
     )
+    config = replace(config, pilot=pilot or len({r.seed for r in runs if not r.disconnected}) < MIN_SEEDS
+                     or config.test_steps() < MIN_TEST_STEPS)
     out.mkdir(parents=True, exist_ok=True)
     return write_report(config, runs, out, time.perf_counter() - started)

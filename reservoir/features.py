@@ -24,6 +24,11 @@ and the step number, e.g. a counter left cumulative) is dropped: it would let th
 learn where in the run a step is, not how the device responded. Dropped columns are
 listed in :attr:`StepFeatures.excluded`.
 
+A record statistic (:data:`RECORD_STATISTICS`: the firmware's best share difficulty so
+far) is dropped too: its per-step increase is zero except when a share beats every earlier
+one, heavy-tailed and set by chance, not a response of the device to the input (a log
+transform would only hide the outliers it makes).
+
 Only host-side data is used: no emulator ground truth (``t_found_ns``) ever enters.
 """
 
@@ -37,6 +42,8 @@ import numpy as np
 from asic_bridge.capture import CaptureReader
 from asic_bridge.errors import CaptureError
 from asic_bridge.models import KNOB_ECHOES
+
+RECORD_STATISTICS = frozenset({"best_diff"})  # running maxima: dropped from the features
 
 INDEX_TRACK_R = 0.99  # |corr(column, step number)| at or above this: the column is dropped
 COUNTERS = frozenset({"hw_errors", "shares_accepted", "shares_rejected", "uptime", "accepted",
@@ -238,10 +245,13 @@ def features_from_capture(path: str | Path, *, include_echoes: bool = False) -> 
     all_names = names + t_names
     x = np.column_stack([share_x, tel_x]) if t_names else share_x
     drop = index_tracking(all_names, x)
-    keep = [j for j in range(len(all_names)) if j not in drop]
+    record = [j for j, n in enumerate(all_names) if n.split("[")[0].removesuffix("_per_step")
+              in RECORD_STATISTICS and j not in drop]
+    keep = [j for j in range(len(all_names)) if j not in drop and j not in record]
     return StepFeatures(
         names=tuple(all_names[j] for j in keep),
         values=x[:, keep],
         step_starts_ns=starts,
-        excluded=tuple((all_names[j], "tracks the step index") for j in drop),
+        excluded=tuple((all_names[j], "tracks the step index") for j in drop)
+        + tuple((all_names[j], "a record statistic (running maximum), not a response") for j in record),
     )

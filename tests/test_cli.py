@@ -16,20 +16,32 @@ def _hashrc(*args: str) -> subprocess.CompletedProcess:
 
 def test_demo_writes_capture_and_report_and_prints_the_table(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    proc = _hashrc("demo", "--no-dashboard", "--steps", "500", "--seed", "2", "--out", str(out))
+    proc = _hashrc("demo", "--no-dashboard", "--steps", "500", "--seed", "2", "--seeds", "3",
+                   "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "input_linear_10" in proc.stdout and "device_shuffled" in proc.stdout
+    for name in ("input_quadratic_30", "input_leaky", "device_shifted", "device_other_run",
+                 "device_disconnected", "esn_equal", "p (Holm)", "95 % interval", "device - control"):
+        assert name in proc.stdout, name
+    for task in ("narma10", "narma20", "mc", "xor"):
+        assert f"verdict {task}: " in proc.stdout and f"\n{task}: " in proc.stdout
+    assert "Margin to best input-only" in proc.stdout and "to equal-size ESN" in proc.stdout
+    assert "out of reach: use at least 9 runs" in proc.stdout  # 3 seeds cannot give a verdict
     assert "RMSE / std(test target)" in proc.stdout
     assert "speed ratio" in proc.stdout
     assert "control path: frequency via simulation" in proc.stdout
     # the header comes first, then the progress line on stderr (tqdm)
-    assert proc.stdout.startswith("hashrc narma: NARMA-10 on lv06") and "step/s" in proc.stderr
+    assert proc.stdout.startswith("hashrc narma: NARMA-10, NARMA-20, MC and XOR on lv06")
+    assert "step/s" in proc.stderr
+    header = proc.stdout.splitlines()[1]
+    assert header.startswith("device lv06 (emu://lv06?seed=2, simulated clock), frequency encoding, "
+                             "protocol recommended, 500 steps x 1 s, seeds [2, 3, 4] x serials")
     report = json.loads((out / "report.json").read_text())
     assert report["device"] == "lv06" and report["encoding"] == "frequency"
     assert report["device_url"] == "emu://lv06?seed=2"
     assert report["control_path"] == {"frequency": "simulation"}
     assert report["seed"] == 2 and report["steps"] == 500
-    assert (out / "capture.sqlite").exists()
+    assert (out / "capture.sqlite").exists() and (out / "report.md").exists()
+    assert (out / "replicates" / "capture-seed-2-disconnected.sqlite").exists()
 
     shown = _hashrc("captures", "show", str(out / "capture.sqlite"))
     assert shown.returncode == 0 and "accepted:" in shown.stdout and "integrity ok" in shown.stdout
@@ -52,7 +64,11 @@ def test_demo_writes_capture_and_report_and_prints_the_table(tmp_path: Path) -> 
     again = _hashrc("narma", "--device", str(out / "capture.sqlite"), "--out", str(tmp_path / "re"))
     assert again.returncode == 0, again.stderr
     redone = json.loads((tmp_path / "re" / "report.json").read_text())
-    assert [r["per_seed"] for r in redone["results"]] == [r["per_seed"] for r in report["results"]]
+    for task in report["results"]:
+        assert ([r["per_run"] for r in redone["results"][task]["rows"]]
+                == [r["per_run"] for r in report["results"][task]["rows"]])
+    assert redone["disconnected_captures"] == [f"../run/replicates/capture-seed-{s}-disconnected.sqlite"
+                                               for s in (2, 3, 4)]
 
 
 def test_bad_arguments_give_a_clear_error(tmp_path: Path, capsys) -> None:

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from asic_bridge.capture import CaptureReader
-from reservoir.experiment import ExperimentConfig, run_experiment
+from reservoir.experiment import (
+    ENCODINGS,
+    MIN_SEEDS,
+    ExperimentConfig,
+    run_experiment,
+    runs_for_a_verdict,
+    serials,
+)
 from reservoir.features import features_from_capture, share_features, telemetry_features
 
 SMALL = dict(steps=600, washout=100)
@@ -21,21 +28,75 @@ def test_report_schema_and_determinism(tmp_path: Path) -> None:
     second = run_experiment(config, tmp_path / "b")
     assert _strip_wall(first) == _strip_wall(second)
     on_disk = json.loads((tmp_path / "a" / "report.json").read_text())
-    assert _strip_wall(on_disk) == _strip_wall(first)
-    for key in ("task", "device", "encoding", "seed", "steps", "nrmse_normalisation",
-                "results", "sim_seconds", "wall_seconds"):
+    assert _strip_wall(on_disk) == _strip_wall(json.loads(json.dumps(first)))  # tuples are lists on disk
+    for key in ("task", "tasks", "device", "device_url", "clock", "control_path", "encoding", "seed", "steps",
+                "nrmse_normalisation", "protocol", "results", "calibration", "captures", "pilot",
+                "sim_seconds", "wall_seconds"):
         assert key in on_disk
     assert on_disk["nrmse_normalisation"] == "std"
-    names = [r["name"] for r in on_disk["results"]]
-    assert names == ["device", "mean", "input_linear_10", "device_shuffled", "esn_matched"]
-    for r in on_disk["results"]:
-        low, high = r["nrmse_ci"]
-        assert low <= r["nrmse"] <= high and len(r["per_seed"]) == 3
+    assert on_disk["nrmse_definition"] == "RMSE / std(test target)"
+    assert list(on_disk["results"]) == ["narma10", "narma20", "mc", "xor"]  # all from the same runs
+    assert on_disk["protocol"]["name"] == "recommended" and on_disk["protocol"]["steps"] == 600
+    assert on_disk["protocol"]["washout"] == 100
+    rows = {r["name"]: r for r in on_disk["results"]["narma10"]["rows"]}
+    for name in ("device", "mean", "input_linear_10", "input_quadratic_30", "input_leaky", "device_shifted",
+                 "device_other_run", "device_disconnected", "esn_equal", "esn_equal_noise_matched"):
+        assert name in rows, name
+        low, high = rows[name]["nrmse_ci"]
+        assert low <= rows[name]["nrmse"] <= high and len(rows[name]["per_run"]) == 3
+    assert rows["device_disconnected"]["p_holm"] is not None
     assert (tmp_path / "a" / "capture.sqlite").exists()
-    assert len(list((tmp_path / "a" / "replicates").glob("*.sqlite"))) == 2
+    assert (tmp_path / "a" / "report.md").exists() and (tmp_path / "a" / "nrmse_by_model.png").exists()
+    replicates = sorted(p.name for p in (tmp_path / "a" / "replicates").glob("*.sqlite"))
+    assert replicates == ["capture-seed-5-disconnected.sqlite", "capture-seed-6-disconnected.sqlite",
+                          "capture-seed-6.sqlite", "capture-seed-7-disconnected.sqlite",
+                          "capture-seed-7.sqlite"]
+    assert on_disk["disconnected_captures"] == [f"replicates/capture-seed-{s}-disconnected.sqlite"
+                                                for s in (5, 6, 7)]
     other = run_experiment(ExperimentConfig(device="lv06", encoding="difficulty", seed=6, **SMALL),
                            tmp_path / "c")
-    assert other["results"][0]["per_seed"] != first["results"][0]["per_seed"]
+    device = [r["results"]["narma10"]["rows"][0]["per_run"] for r in (first, other)]
+    assert device[0] != device[1]
+
+
+def test_disconnected_runs_hold_the_knob_at_the_mean_encoded_value(tmp_path: Path) -> None:
+    run_experiment(ExperimentConfig(device="lv06", seed=1, **SMALL), tmp_path)
+    with CaptureReader(tmp_path / "capture.sqlite") as reader:
+        on_meta = reader.metadata()
+        driven = np.array([c.requested for c in reader.events("control") if c.knob == "frequency"
+                           and c.t_ns >= on_meta["first_step_t_ns"]])
+    with CaptureReader(tmp_path / "replicates" / "capture-seed-1-disconnected.sqlite") as reader:
+        off_meta = reader.metadata()
+        held = np.array([c.requested for c in reader.events("control") if c.knob == "frequency"
+                         and c.t_ns >= off_meta["first_step_t_ns"]])
+    assert on_meta["disconnected"] is False and off_meta["disconnected"] is True
+    assert off_meta["input_u"] == on_meta["input_u"] and len(held) == len(driven) == 600
+    assert np.ptp(driven) > 50 and np.ptp(held) == 0  # the same protocol without the input:
+    assert held[0] == pytest.approx(driven.mean(), rel=1e-9)  # held at the mean requested value
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {r["disconnected_run"] for r in report["runs"]} == {
+        f"replicates/capture-seed-{s}-disconnected.sqlite" for s in (1, 2, 3)}
+
+
+def test_serials_are_distinct_emulated_devices_and_refused_on_hardware(tmp_path: Path) -> None:
+    config = ExperimentConfig(device="lv06", steps=200, n_seeds=2, n_serials=2, pilot=True)
+    report = run_experiment(config, tmp_path)
+    assert report["serials"] == ["LV06-EMU-0001", "LV06-EMU-0002"] and report["pilot"]
+    assert {(r["serial"], r["seed"]) for r in report["runs"]} == {
+        (s, k) for s in report["serials"] for k in (0, 1)}
+    names = sorted(p.name for p in (tmp_path / "replicates").glob("*.sqlite"))
+    assert "capture-LV06-EMU-0002-seed-1-disconnected.sqlite" in names and len(names) == 7
+    assert not any(r["verdict"]["computes"] for r in report["results"].values())  # a pilot has no verdict
+    with pytest.raises(ValueError, match="only on the emulator"):
+        serials(ExperimentConfig(device="axeos://127.0.0.1:80", n_serials=2))
+
+
+def test_a_verdict_needs_enough_runs_to_be_reachable() -> None:
+    from reservoir.commands import narma
+
+    assert runs_for_a_verdict(15, 0.05) == 9 == narma.DEFAULT_SEEDS  # 15 / 2^9 < 0.05 <= 15 / 2^8
+    assert runs_for_a_verdict(1, 0.05) == 5
+    assert narma.MIN_SEEDS == MIN_SEEDS and tuple(narma.ENCODINGS) == ENCODINGS
 
 
 def test_features_come_from_the_capture_and_ignore_ground_truth(tmp_path: Path) -> None:
@@ -165,7 +226,14 @@ def _stub_namespace() -> dict:
 
 def test_the_experiment_opens_urls_and_never_imports_the_emulator(tmp_path: Path) -> None:
     code = STUB + f'''
-from reservoir.experiment import ExperimentConfig, run_experiment
+from reservoir.experiment import (
+    ENCODINGS,
+    MIN_SEEDS,
+    ExperimentConfig,
+    run_experiment,
+    runs_for_a_verdict,
+    serials,
+)
 report = run_experiment(ExperimentConfig(device="stub://x", steps=500, seed=3), {str(tmp_path)!r},
                         opener=Stub)
 assert "emulator" not in sys.modules, sorted(m for m in sys.modules if m.startswith("emulator"))
@@ -245,8 +313,11 @@ def test_reanalysis_of_the_captures_gives_the_same_scores(tmp_path: Path) -> Non
     again = analyse_captures(
         [tmp_path / "run" / "capture.sqlite", *sorted((tmp_path / "run" / "replicates").glob("*.sqlite"))],
         tmp_path / "again")
-    assert [r["per_seed"] for r in again["results"]] == [r["per_seed"] for r in first["results"]]
+    for task in first["results"]:
+        assert ([r["per_run"] for r in again["results"][task]["rows"]]
+                == [r["per_run"] for r in first["results"][task]["rows"]])
     assert again["captures"][0] == "../run/capture.sqlite"
+    assert len(again["disconnected_captures"]) == 3  # found beside the capture
 
 
 def test_interrupted_run_keeps_its_events(tmp_path: Path) -> None:

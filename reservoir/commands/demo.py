@@ -8,8 +8,9 @@ from reservoir.commands import narma
 
 HELP = (
     "Run `hashrc narma` on an emulated device (default lv06, i.e. emu://lv06) in simulated "
-    "time: capture, features, ridge readout and its controls over 3 seeds; write "
-    "DIR/capture.sqlite and DIR/report.json; then serve the dashboard."
+    "time: capture, features, ridge readout on NARMA-10, NARMA-20, MC and XOR beside every "
+    "control, each seed also run with the input disconnected; write DIR/capture.sqlite, "
+    "DIR/replicates/, DIR/report.json and report.md; then serve the dashboard."
 )
 
 format_table = narma.format_table
