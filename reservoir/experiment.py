@@ -133,6 +133,13 @@ class ExperimentConfig:
         split = self.evaluation_protocol().split(self.steps)
         return split.n - split.train_end
 
+    def min_test_steps(self) -> int:
+        """:data:`MIN_TEST_STEPS`, or fewer if the preset at its own length has fewer (the
+        published preset: 90 of 500 steps): a preset as defined is always a result."""
+        own = PRESETS[self.protocol]
+        split = own.split(own.steps)
+        return min(MIN_TEST_STEPS, split.n - split.train_end)
+
     def validate(self) -> None:
         """Refuse a protocol that cannot mean anything, stating the minimum (ValueError)."""
         preset(self.protocol)
@@ -155,8 +162,7 @@ class ExperimentConfig:
         if self.pilot:
             return
         n_test = self.test_steps()
-        own = PRESETS[self.protocol]  # a preset at its own length is always a result
-        needed = min(MIN_TEST_STEPS, own.split(own.steps).n - own.split(own.steps).train_end)
+        needed = self.min_test_steps()
         if n_test < needed:
             raise ValueError(
                 f"--steps {self.steps} leaves {n_test} test steps after a washout of "
@@ -407,7 +413,7 @@ def evaluate_runs(
     protocol = config.evaluation_protocol()
     connected = [r for r in runs if not r.disconnected]
     pilot = (config.pilot or len({r.seed for r in connected}) < MIN_SEEDS
-             or config.test_steps() < MIN_TEST_STEPS)
+             or config.test_steps() < config.min_test_steps())
     primary = connected[0] if connected else runs[0]
     sim_seconds = config.steps * config.hold_s * len(runs)
     header: dict[str, Any] = {
@@ -456,8 +462,8 @@ def evaluate_runs(
     if pilot:
         for rep in report["results"].values():
             rep["verdict"]["computes"] = False
-            rep["verdict"]["rule"] = (f"pilot run (fewer than {MIN_SEEDS} seeds or {MIN_TEST_STEPS} test "
-                                      f"steps): no verdict; {rep['verdict']['rule']}")
+            rep["verdict"]["rule"] = (f"pilot run (fewer than {MIN_SEEDS} seeds or {config.min_test_steps()} "
+                                      f"test steps): no verdict; {rep['verdict']['rule']}")
     report.update({
         "sim_seconds": sim_seconds if device["clock"] == "simulated" else None,
         "wall_seconds": wall_seconds,
@@ -587,6 +593,6 @@ def analyse_captures(captures: Sequence[str | Path], out_dir: str | Path, *,
         n_serials=len({r.serial for r in runs}), pilot=pilot,
     )
     config = replace(config, pilot=pilot or len({r.seed for r in runs if not r.disconnected}) < MIN_SEEDS
-                     or config.test_steps() < MIN_TEST_STEPS)
+                     or config.test_steps() < config.min_test_steps())
     out.mkdir(parents=True, exist_ok=True)
     return write_report(config, runs, out, time.perf_counter() - started)

@@ -116,6 +116,13 @@ def format_table(report: dict[str, Any]) -> str:
             paired = f"{diff['mean']:+.3f} [{diff['ci'][0]:+.3f}, {diff['ci'][1]:+.3f}]" if diff else ""
             lines.append(f"{row['name']:<26}{_f(row[key]):>7}  {interval:<17}{paired:<27}"
                          f"{_p(row.get('p_holm')):>9}")
+        if "range_normalised" in rep:
+            rn = rep["range_normalised"]
+            cells = ", ".join(f"{r['name']} {r['nrmse_range']:.3f}" for r in rn["rows"]
+                              if r["name"] in ("device", "mean", "input_linear_10"))
+            published = rn.get("published_figure")
+            lines.append(f"range-normalised NRMSE ({rn['definition']}): {cells}"
+                         + (f"; published figure {published}" if published else ""))
         lines.append(f"verdict {verdicts[task]}")
     for warning in report.get("warnings", []):
         lines.append(f"warning: {warning}")
