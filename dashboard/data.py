@@ -415,9 +415,10 @@ def load_capture(path: str | Path, *, bin_s: float | None = None, max_points: in
 
 
 def _read_only(path: str | Path) -> contextlib.closing[sqlite3.Connection]:
-    """A read-only SQLite connection to a capture (its tables are documented in
-    :mod:`asic_bridge.capture.store`), closed at the end of the ``with``."""
-    return contextlib.closing(sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True))
+    """A connection to a capture that only reads (its tables are documented in
+    :mod:`asic_bridge.capture.store`), closed at the end of the ``with``. Not opened
+    ``mode=ro``: a read-only connection cannot remove the WAL side files it creates."""
+    return contextlib.closing(sqlite3.connect(Path(path).resolve()))
 
 
 def _rate(t_s: np.ndarray, duration_s: float, bin_s: float | None) -> pd.DataFrame:
