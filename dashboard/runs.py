@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asic_bridge.models import SPECS
 from dashboard.data import inside
 
 MAX_RUNNING = 2
@@ -69,16 +70,27 @@ class Run:
 
 def build_command(kind: str, device: str, out: Path, *, steps: int | None = None,
                   encoding: str | None = None, seeds: int | None = None) -> list[str]:
-    """The ``hashrc`` command line of a run."""
+    """The ``hashrc`` command line of a run (each command takes only its own options:
+    the filter runs on SHA-256 alone, memory capacity on an emulated model)."""
     if kind not in KINDS:
         raise ValueError(f"unknown run kind {kind!r}; kinds: {sorted(KINDS)}")
-    command = [sys.executable, "-m", "asic_bridge.cli", kind, "--device", device, "--out", str(out)]
-    if steps is not None:
-        command += ["--steps", str(int(steps))]
-    if encoding:
-        command += ["--encoding", encoding]
-    if seeds is not None:
-        command += ["--seeds", str(int(seeds))]
+    command = [sys.executable, "-m", "asic_bridge.cli", kind, "--out", str(out)]
+    if kind == "tpf":
+        return [*command, "--quick"]
+    if kind == "mc":
+        model = device.removeprefix("emu://").split("?")[0]
+        if model not in SPECS:
+            raise ValueError(f"memory capacity runs on an emulated model ({', '.join(SPECS)}), "
+                             f"not {device!r}")
+        device = model
+    command += ["--device", device]
+    if kind in ("narma", "mc"):
+        if steps is not None:
+            command += ["--steps", str(int(steps))]
+        if encoding:
+            command += ["--encoding", encoding]
+        if seeds is not None:
+            command += ["--seeds", str(int(seeds))]
     return command
 
 

@@ -153,3 +153,36 @@ def test_claims_page_shows_one_row_per_claim(tmp_path: Path, monkeypatch) -> Non
     assert not at.exception
     shown = at.dataframe[0].value
     assert list(shown["claim"]) == ["tpf", "narma10"] and list(shown["measured"]) == ["AUC 0.50", "0.95"]
+
+
+def test_each_run_kind_gets_only_the_options_its_command_takes(tmp_path: Path) -> None:
+    from asic_bridge.cli import build_parser
+    from dashboard.runs import KINDS, build_command
+
+    parser = build_parser()
+    for kind in KINDS:
+        command = build_command(kind, "lv06", tmp_path / kind, steps=800, encoding="frequency", seeds=3)
+        parser.parse_args(command[3:])  # exits (fails the test) on an option the command lacks
+    with pytest.raises(ValueError, match="emulated model"):
+        build_command("mc", "axeos://127.0.0.1", tmp_path / "x")
+
+
+def test_a_run_started_from_the_page_writes_its_log_and_can_be_cancelled(tmp_path: Path) -> None:
+    import time
+
+    from dashboard.runs import RunManager
+
+    manager = RunManager(tmp_path)
+    run = manager.start("narma", "lv06", "r1", steps=20000, seeds=3)
+    try:
+        deadline = time.monotonic() + 60
+        while "NARMA" not in run.tail() and time.monotonic() < deadline and run.running:
+            time.sleep(0.2)
+        run.cancel()
+        run.process.wait(timeout=60)
+    finally:
+        manager.close()
+    assert run.cancelled and run.process.returncode == 130, run.tail()
+    assert "kept" in run.tail()
+    with pytest.raises(ValueError, match="exists"):
+        manager.start("narma", "lv06", "r1")
