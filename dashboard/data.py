@@ -11,11 +11,8 @@ Captures are ``*.sqlite`` capture stores, whoever made them.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
 import math
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -378,9 +375,9 @@ class CaptureView:
 def load_capture(path: str | Path, *, bin_s: float | None = None, max_points: int = 2000) -> CaptureView:
     """Everything the Captures page shows about one capture.
 
-    Shares are read in two passes: outcome counts aggregated by SQLite, and the time and
-    chip of accepted shares straight into one numpy array (no row objects, no DataFrame
-    of millions of rows); rates and gaps are binned with numpy. ``bin_s`` is the
+    Shares are read in two passes: outcome counts aggregated by SQLite, and time, outcome
+    and chip straight into numpy arrays (no row objects, no DataFrame of millions of
+    rows); rates and gaps are binned with numpy. ``bin_s`` is the
     share-rate bin (default: about 200 bins over the capture); only complete bins are
     kept (a partial last bin would understate the rate). Telemetry is thinned to at most
     ``max_points`` samples per quantity for drawing.
@@ -390,12 +387,9 @@ def load_capture(path: str | Path, *, bin_s: float | None = None, max_points: in
         counts = {kind: reader.count(kind) for kind in KIND_EVENTS}
         telemetry = reader.frame("telemetry", ["t_ns", "quantity", "value", "unit", "index"])
         controls = reader.frame("control", ["t_ns", "knob", "value", "unit"])
-    with _read_only(path) as conn:
-        outcomes = dict(conn.execute("SELECT outcome, COUNT(*) FROM shares GROUP BY outcome").fetchall())
-        n_ok = int(outcomes.get("accepted", 0))
-        cursor = conn.execute("SELECT t_ns, COALESCE(chip, -1) FROM shares WHERE outcome = 'accepted'")
-        flat = np.fromiter(itertools.chain.from_iterable(cursor), np.int64, count=2 * n_ok)
-    t_ok, chips = np.sort(flat[0::2]), flat[1::2]
+        outcomes = reader.outcome_counts()
+        t_ns, accepted, chips = reader.share_arrays()
+    t_ok, chips = np.sort(t_ns[accepted]), chips[accepted]
     others = [f["t_ns"] for f in (telemetry, controls) if len(f)]
     starts = [*(t_ok[:1]), *(t.min() for t in others)]
     ends = [*(t_ok[-1:]), *(t.max() for t in others)]
@@ -412,13 +406,6 @@ def load_capture(path: str | Path, *, bin_s: float | None = None, max_points: in
     return CaptureView(metadata, counts, {str(k): int(v) for k, v in outcomes.items()}, duration_s,
                        rate, inter, mean_gap, per_chip, tel, ctl,
                        [float(x) for x in metadata.get("input_u") or []])
-
-
-def _read_only(path: str | Path) -> contextlib.closing[sqlite3.Connection]:
-    """A connection to a capture that only reads (its tables are documented in
-    :mod:`asic_bridge.capture.store`), closed at the end of the ``with``. Not opened
-    ``mode=ro``: a read-only connection cannot remove the WAL side files it creates."""
-    return contextlib.closing(sqlite3.connect(Path(path).resolve()))
 
 
 def _rate(t_s: np.ndarray, duration_s: float, bin_s: float | None) -> pd.DataFrame:

@@ -226,15 +226,13 @@ def features_from_capture(path: str | Path, *, include_echoes: bool = False) -> 
     with CaptureReader(path) as reader:
         meta = reader.metadata()
         controls = reader.dataframe("control")
-        shares = reader.dataframe("shares")
-        telemetry = reader.dataframe("telemetry")
+        share_t_ns, accepted, chips = reader.share_arrays()
+        telemetry = reader.frame("telemetry", ["t_ns", "quantity", "value", "index"])
     _knob, starts, hold_s = driven_steps(meta, controls, path)
     n_chips = int(meta.get("chip_count") or 1)
     ends = step_bounds(starts, hold_s)
-    accepted = (shares["outcome"] == "accepted").to_numpy()
-    chips = shares["chip"].fillna(0).to_numpy()
     names, share_x = share_features(
-        shares["t_ns"].to_numpy(np.int64), accepted, chips, starts, ends, n_chips, hold_s
+        share_t_ns, accepted, np.where(chips < 0, 0, chips), starts, ends, n_chips, hold_s
     )
     index = telemetry["index"].to_numpy(dtype=object) if len(telemetry) else None
     t_names, tel_x = telemetry_features(
