@@ -93,7 +93,8 @@ class ExperimentConfig:
     the preset's), seeds x serials. Each seed is also run with the input disconnected.
 
     ``pilot`` accepts runs too short or with too few seeds for a result (a path check):
-    their report carries ``"pilot": true`` and no verdict."""
+    their report carries ``"pilot": true`` and no verdict, and no disconnected twin is
+    driven (it would decide nothing)."""
 
     device: str = "lv06"
     encoding: str = "frequency"
@@ -155,8 +156,12 @@ class ExperimentConfig:
             raise ValueError(f"--serials {self.n_serials}: at least 1")
         if self.n_serials > 1 and self.serial is not None:
             raise ValueError("--serial names one device: give --serial or --serials N, not both")
-        floor = self.washout_steps + 30  # what the split itself needs
-        if self.steps < floor:
+        if self.steps < self.washout_steps + 30:  # what the split itself needs
+            from dataclasses import replace
+
+            # the washout grows with the steps: the least that fits its own washout
+            floor = next(n for n in range(self.steps, self.steps + 10_000)
+                         if n >= replace(self, steps=n).washout_steps + 30)
             raise ValueError(f"--steps {self.steps} is too few: at least {floor} "
                              f"(a result needs {min_steps(self.washout)})")
         if self.pilot:
@@ -540,7 +545,9 @@ def run_experiment(
     for k, serial in enumerate(serials(config)):
         one = replace(config, serial=serial, n_serials=1)
         for j, seed in enumerate(config.seeds()):
-            for off in (False, True):
+            # a pilot checks the path and has no verdict: its disconnected twin would cost
+            # device time and decide nothing
+            for off in (False,) if config.pilot else (False, True):
                 path = capture_path(out, seed, serial if several else None, first=k == 0 and j == 0,
                                     disconnected=off)
                 runs.append(run_seed(one, seed, path, opener, progress=progress, log=log, disconnected=off))

@@ -85,7 +85,8 @@ def test_serials_are_distinct_emulated_devices_and_refused_on_hardware(tmp_path:
     assert {(r["serial"], r["seed"]) for r in report["runs"]} == {
         (s, k) for s in report["serials"] for k in (0, 1)}
     names = sorted(p.name for p in (tmp_path / "replicates").glob("*.sqlite"))
-    assert "capture-LV06-EMU-0002-seed-1-disconnected.sqlite" in names and len(names) == 7
+    assert "capture-LV06-EMU-0002-seed-1.sqlite" in names and len(names) == 3
+    assert not report["disconnected_captures"]  # a pilot drives no disconnected twin
     assert not any(r["verdict"]["computes"] for r in report["results"].values())  # a pilot has no verdict
     with pytest.raises(ValueError, match="only on the emulator"):
         serials(ExperimentConfig(device="axeos://127.0.0.1:80", n_serials=2))
@@ -405,3 +406,11 @@ def test_metadata_is_validated_before_the_file_exists(tmp_path: Path) -> None:
         validate_metadata({k: v for k, v in good.items() if k != "seed"})
     with CaptureWriter(tmp_path / "raw.sqlite", metadata=good):
         pass
+
+
+def test_the_stated_minimum_of_steps_is_itself_accepted() -> None:
+    """The washout grows with the steps, so the minimum named must fit its own washout."""
+    with pytest.raises(ValueError, match="at least 37") as refused:
+        ExperimentConfig(steps=30, n_seeds=1, pilot=True).validate()
+    floor = int(str(refused.value).split("at least ")[1].split()[0])
+    ExperimentConfig(steps=floor, n_seeds=1, pilot=True).validate()
