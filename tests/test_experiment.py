@@ -262,7 +262,7 @@ def test_model_names_are_emu_urls_with_serial_and_seed_apart() -> None:
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     (dict(steps=250), r"--steps 250 leaves 67 test steps .* at least 100: use --steps 373"),
-    (dict(steps=10), r"--steps 10 is too few: at least 32"),
+    (dict(steps=10), r"--steps 10 is too few: at least 37"),
     (dict(hold_s=0.0), r"--hold-s 0: the hold time must be a positive"),
     (dict(n_seeds=2), r"--seeds 2: an interval needs at least 3 seeds"),
     (dict(encoding="phase"), r"unknown encoding 'phase'"),
