@@ -22,6 +22,7 @@ from reservoir.encoders import (
     DifficultyEncoder,
     Encoder,
     TimeMultiplexEncoder,
+    WrapsEncoder,
     encoder_for,
     fold_subintervals,
 )
@@ -31,7 +32,7 @@ from reservoir.tasks import uniform_input
 
 
 @dataclass(frozen=True, slots=True)
-class HeldEncoder:
+class HeldEncoder(WrapsEncoder):
     """The input-disconnected control: the knob held at the mean of the encoded values."""
 
     base: Any
@@ -40,18 +41,6 @@ class HeldEncoder:
     @property
     def name(self) -> str:
         return f"{self.base.name}-disconnected"
-
-    @property
-    def knob(self) -> str:
-        return self.base.knob
-
-    @property
-    def unit(self) -> str:
-        return self.base.unit
-
-    @property
-    def control_path(self) -> str:
-        return str(getattr(self.base, "control_path", ""))
 
     @property
     def sub_steps(self) -> int:

@@ -108,8 +108,27 @@ class DifficultyEncoder:
 BaseEncoder = LinearEncoder | DifficultyEncoder
 
 
+class WrapsEncoder:
+    """An encoder that drives another encoder's (``base``) knob, by its unit and path."""
+
+    __slots__ = ()
+    base: Any
+
+    @property
+    def knob(self) -> str:
+        return str(self.base.knob)
+
+    @property
+    def unit(self) -> str:
+        return str(self.base.unit)
+
+    @property
+    def control_path(self) -> str:
+        return str(getattr(self.base, "control_path", ""))
+
+
 @dataclass(frozen=True, slots=True)
-class TimeMultiplexEncoder:
+class TimeMultiplexEncoder(WrapsEncoder):
     """Each input held for tau = ``sub_steps`` sub-intervals; sub-interval i sets the base
     encoder's knob for mid + mask[i] (u - mid). ``mask_seed`` fixes the mask (uniform in
     [-1, 1]); the hold per knob setting is tau / ``sub_steps``."""
@@ -128,18 +147,6 @@ class TimeMultiplexEncoder:
     @property
     def name(self) -> str:
         return f"tm-{self.base.name}"
-
-    @property
-    def knob(self) -> str:
-        return self.base.knob
-
-    @property
-    def unit(self) -> str:
-        return self.base.unit
-
-    @property
-    def control_path(self) -> str:
-        return self.base.control_path
 
     def masked_inputs(self, u: np.ndarray) -> np.ndarray:
         """mid + mask[i] (u(t) - mid) for every input t and sub-interval i, in time order."""

@@ -15,13 +15,15 @@ from typing import Any
 import numpy as np
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
+def fmt_figure(value: float | None, digits: int = 3) -> str:
+    """A figure for a table, ``n/a`` when missing."""
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _p(value: float | None) -> str:
+def fmt_p(value: float | None, missing: str = "n/a") -> str:
+    """A p-value for a table: two significant digits, ``<1e-4`` below that."""
     if value is None:
-        return "n/a"
+        return missing
     return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
 
 
@@ -41,8 +43,9 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
             why += f"; missing controls: {', '.join(v['missing'])}"
         lines.append(
             f"{task}: {state}{why}. Margin to best input-only ({margin['name']}): "
-            f"{_fmt(margin.get('mean'))} [{_fmt((margin.get('ci') or [None])[0])}, "
-            f"{_fmt((margin.get('ci') or [None, None])[1])}]; to equal-size ESN: {_fmt(esn.get('mean'))} "
+            f"{fmt_figure(margin.get('mean'))} [{fmt_figure((margin.get('ci') or [None])[0])}, "
+            f"{fmt_figure((margin.get('ci') or [None, None])[1])}]; "
+            f"to equal-size ESN: {fmt_figure(esn.get('mean'))} "
             f"({rep['margins']['definition']})"
         )
     return lines
@@ -70,13 +73,14 @@ def markdown(report: dict[str, Any], plots: dict[str, str]) -> str:
         for row in rep["rows"]:
             ci = row.get(f"{key}_ci")
             diff = row.get("paired_difference")
-            diff_text = f"{_fmt(diff['mean'])} [{_fmt(diff['ci'][0])}, {_fmt(diff['ci'][1])}]" if diff else ""
+            diff_text = (f"{fmt_figure(diff['mean'])} [{fmt_figure(diff['ci'][0])}, "
+                         f"{fmt_figure(diff['ci'][1])}]" if diff else "")
             out.append(
-                f"| {row['name']} | {row['kind']} | {_fmt(row[key])} | "
-                f"{'[' + _fmt(ci[0]) + ', ' + _fmt(ci[1]) + ']' if ci else 'n/a'} | "
+                f"| {row['name']} | {row['kind']} | {fmt_figure(row[key])} | "
+                f"{'[' + fmt_figure(ci[0]) + ', ' + fmt_figure(ci[1]) + ']' if ci else 'n/a'} | "
                 f"{diff_text} | "
-                f"{_p(row.get('p_value')) if row['name'] != 'device' else ''} | "
-                f"{_p(row.get('p_holm')) if 'p_holm' in row else ''} | "
+                f"{fmt_p(row.get('p_value')) if row['name'] != 'device' else ''} | "
+                f"{fmt_p(row.get('p_holm')) if 'p_holm' in row else ''} | "
                 f"{row.get('device_better', '')} |"
             )
         if "range_normalised" in rep:
@@ -92,7 +96,7 @@ def markdown(report: dict[str, Any], plots: dict[str, str]) -> str:
         out += ["", "## Machinery check (reference ESNs on NARMA-10)", ""]
         for name, m in report["machinery_check"].items():
             exp = m.get("expected") or {}
-            out.append(f"- {name}: {_fmt(m['nrmse'])} {m['nrmse_ci']} (reservoir.md: {exp.get('mean')} "
+            out.append(f"- {name}: {fmt_figure(m['nrmse'])} {m['nrmse_ci']} (reservoir.md: {exp.get('mean')} "
                        f"+- {exp.get('sd')})")
     if report.get("warnings"):
         out += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]

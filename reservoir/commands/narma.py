@@ -66,16 +66,6 @@ def add_arguments(parser: argparse.ArgumentParser, *, default_device: str | None
     parser.add_argument("--overwrite", action="store_true", help="replace a run already in DIR")
 
 
-def _f(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
-
-
 def format_header(report: dict[str, Any]) -> list[str]:
     """Device, URL, clock, control path, encoding, protocol, seeds x serials, split."""
     paths = ", ".join(f"{k} via {v}" for k, v in report.get("control_path", {}).items())
@@ -100,7 +90,7 @@ def format_header(report: dict[str, Any]) -> list[str]:
 def format_table(report: dict[str, Any]) -> str:
     """The report as text: header, then per task a table of every readout with its interval,
     the paired difference to the device and its Holm p, the verdict and the margins."""
-    from reservoir.report import verdict_lines
+    from reservoir.report import fmt_figure, fmt_p, verdict_lines
 
     lines = format_header(report)
     verdicts = dict(zip(report["results"], verdict_lines(report), strict=True)) if report["results"] else {}
@@ -112,10 +102,10 @@ def format_table(report: dict[str, Any]) -> str:
         for row in rep["rows"]:
             ci = row.get(f"{key}_ci")
             diff = row.get("paired_difference")
-            interval = f"[{_f(ci[0])}, {_f(ci[1])}]" if ci else "n/a"
+            interval = f"[{fmt_figure(ci[0])}, {fmt_figure(ci[1])}]" if ci else "n/a"
             paired = f"{diff['mean']:+.3f} [{diff['ci'][0]:+.3f}, {diff['ci'][1]:+.3f}]" if diff else ""
-            lines.append(f"{row['name']:<26}{_f(row[key]):>7}  {interval:<17}{paired:<27}"
-                         f"{_p(row.get('p_holm')):>9}")
+            lines.append(f"{row['name']:<26}{fmt_figure(row[key]):>7}  {interval:<17}{paired:<27}"
+                         f"{fmt_p(row.get('p_holm'), missing=''):>9}")
         if "range_normalised" in rep:
             rn = rep["range_normalised"]
             cells = ", ".join(f"{r['name']} {r['nrmse_range']:.3f}" for r in rn["rows"]
